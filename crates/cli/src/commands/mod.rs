@@ -1,0 +1,5 @@
+pub mod bench;
+pub mod cache;
+pub mod check;
+pub mod preview;
+pub mod sample;

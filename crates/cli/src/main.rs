@@ -1,0 +1,68 @@
+//! `montage`: cheap pre-training of object-detection backbones (Montage pre-training,
+//! "Cheaper Pre-training Lunch", ECCV 2020).
+
+mod args;
+mod commands;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Montage pre-training for object-detection backbones.
+///
+/// Pre-train a detection backbone on the detection data set itself: crop objects and
+/// background out of the images, pack four crops into one montage by aspect-ratio group,
+/// and train with an ERF-adaptive dense classification loss.
+///
+/// A typical run:
+///   montage sample  --annotations train.json --images train/ --out samples.jsonl
+///   montage cache   --samples samples.jsonl --images train/ --out crops.bin
+///   montage preview --samples samples.jsonl --images train/ --out previews/
+#[derive(Parser)]
+#[command(name = "montage", version, about, long_about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Select positive and negative samples from a detection data set (JSON Lines out).
+    Sample(commands::sample::Args),
+    /// Pack every sample's pixels into one crop cache so training never decodes an image.
+    Cache(commands::cache::Args),
+    /// Write montage PNGs (plain and annotated) to look at what training will see.
+    Preview(commands::preview::Args),
+    /// Read a data set, check every entry and image, and print what it holds.
+    Check(commands::check::Args),
+    /// Benchmarks (one JSON line of results).
+    #[command(subcommand)]
+    Bench(commands::bench::Bench),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sample(a) => commands::sample::run(a),
+        Command::Cache(a) => commands::cache::run(a),
+        Command::Preview(a) => commands::preview::run(a),
+        Command::Check(a) => commands::check::run(a),
+        Command::Bench(b) => commands::bench::run(b),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = e
+                .chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
+            eprintln!(
+                "error: {}",
+                msg.split_whitespace().collect::<Vec<_>>().join(" ")
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
