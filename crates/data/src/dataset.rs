@@ -132,7 +132,7 @@ impl LoadReport {
         let mut out = Vec::new();
         if self.skipped > 0 {
             out.push(format!(
-                "skipped {} box(es) with zero, negative or NaN size",
+                "skipped {} box(es) with zero, negative or NaN size or lying outside their image",
                 self.skipped
             ));
         }
