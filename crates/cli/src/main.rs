@@ -20,7 +20,14 @@ use clap::{Parser, Subcommand};
 ///   montage cache   --samples samples.jsonl --images train/ --out crops.bin
 ///   montage preview --samples samples.jsonl --images train/ --out previews/
 #[derive(Parser)]
-#[command(name = "montage", version, about, long_about, propagate_version = true)]
+#[command(
+    name = "montage",
+    version,
+    about,
+    long_about,
+    propagate_version = true,
+    verbatim_doc_comment
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,13 +35,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Select positive and negative samples from a detection data set (JSON Lines out).
     Sample(commands::sample::Args),
-    /// Pack every sample's pixels into one crop cache so training never decodes an image.
     Cache(commands::cache::Args),
-    /// Write montage PNGs (plain and annotated) to look at what training will see.
     Preview(commands::preview::Args),
-    /// Read a data set, check every entry and image, and print what it holds.
     Check(commands::check::Args),
     /// Benchmarks (one JSON line of results).
     #[command(subcommand)]

@@ -231,15 +231,9 @@ impl Assembler {
         let (layout, placements) = self.choose(set, pools, index);
         let c = self.template.canvas as usize;
         let mut rgb = vec![0u8; c * c * 3];
-        for r in 0..4 {
-            let view = source.view(set, layout.samples[r])?;
-            render(
-                &view,
-                &placements[r],
-                &mut rgb,
-                self.template.canvas,
-                resizer,
-            )?;
+        for (&sample, placement) in layout.samples.iter().zip(&placements) {
+            let view = source.view(set, sample)?;
+            render(&view, placement, &mut rgb, self.template.canvas, resizer)?;
         }
         Ok(Montage {
             rgb,
@@ -290,32 +284,36 @@ pub fn render(
 
 /// Reverses the order of the RGB pixels of a row in place.
 fn mirror_rgb_row(row: &mut [u8]) {
-    let n = row.len() / 3;
-    for i in 0..n / 2 {
-        let j = n - 1 - i;
-        for c in 0..3 {
-            row.swap(i * 3 + c, j * 3 + c);
-        }
-    }
+    let (pixels, _) = row.as_chunks_mut::<3>();
+    pixels.reverse();
 }
 
 /// ImageNet normalisation constants (RGB).
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
+/// Per channel, the normalised value of each 8-bit level.
+fn normalisation_table() -> &'static [[f32; 256]; 3] {
+    static TABLE: std::sync::OnceLock<[[f32; 256]; 3]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|c| {
+            std::array::from_fn(|v| (v as f32 / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c])
+        })
+    })
+}
+
 /// Writes an RGB8 HWC image as normalised f32 CHW: `(v / 255 - mean) / std`.
 pub fn normalize_into(rgb: &[u8], out: &mut [f32]) {
-    let n = rgb.len() / 3;
     assert_eq!(out.len(), rgb.len(), "output must hold 3 x H x W values");
-    let lut: [[f32; 256]; 3] = std::array::from_fn(|c| {
-        std::array::from_fn(|v| (v as f32 / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c])
-    });
+    let n = rgb.len() / 3;
+    let [lr, lg, lb] = normalisation_table();
     let (r, rest) = out.split_at_mut(n);
     let (g, b) = rest.split_at_mut(n);
-    for (i, px) in rgb.chunks_exact(3).enumerate() {
-        r[i] = lut[0][px[0] as usize];
-        g[i] = lut[1][px[1] as usize];
-        b[i] = lut[2][px[2] as usize];
+    let (pixels, _) = rgb.as_chunks::<3>();
+    for (((px, r), g), b) in pixels.iter().zip(r).zip(g).zip(b) {
+        *r = lr[px[0] as usize];
+        *g = lg[px[1] as usize];
+        *b = lb[px[2] as usize];
     }
 }
 

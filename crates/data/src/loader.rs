@@ -59,6 +59,11 @@ impl Default for LoaderConfig {
     }
 }
 
+thread_local! {
+    /// One resizer (and its scratch buffers) per worker thread.
+    static RESIZER: std::cell::RefCell<fr::Resizer> = std::cell::RefCell::new(fr::Resizer::new());
+}
+
 /// Everything needed to build montages: shared by the loader's threads.
 #[derive(Clone)]
 pub struct MontageMaker {

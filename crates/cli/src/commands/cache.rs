@@ -8,7 +8,9 @@ use montage_data::samples_file::SampleSet;
 
 use crate::progress::bar;
 
-/// Build the crop cache: every sample's pixels (its box plus a 1-pixel margin, downscaled
+/// Pack every sample's pixels into one crop cache so training never decodes an image.
+///
+/// The cache holds every sample's pixels (its box plus a 1-pixel margin, downscaled
 /// where larger than --max-side) in one file, read with mmap by training, preview and bench.
 /// The file is written atomically; it records the samples' hash and the images' fingerprint,
 /// and is refused if either changes.

@@ -6,7 +6,9 @@ use montage_data::group::Group;
 
 use crate::args::DatasetArgs;
 
-/// Read a data set, check every entry and every image header, and print a summary:
+/// Read a data set, check every entry and image, and print what it holds.
+///
+/// Checks every entry and every image header, and prints a summary:
 /// images, boxes per category, crowd boxes, aspect groups of the boxes, and what was
 /// skipped or clipped. Exits non-zero on the first error, naming the file and entry.
 #[derive(clap::Args, Debug)]

@@ -8,7 +8,9 @@ use montage_data::preview::{annotate, montage_image, save_png};
 use crate::args::{SourceArgs, TemplateArgs};
 use crate::progress::bar;
 
-/// Write N montages as PNGs at canvas size (montage_000.png, ...) and an annotated copy of
+/// Write montage PNGs (plain and annotated) to look at what training will see.
+///
+/// Writes N montages as PNGs at canvas size (montage_000.png, ...) and an annotated copy of
 /// each at twice the size (montage_000_annotated.png) with the region borders, the rectangle
 /// each sample covers (dashed) and each region's label, plus layouts.jsonl describing them.
 #[derive(clap::Args, Debug)]

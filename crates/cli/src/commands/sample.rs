@@ -9,7 +9,9 @@ use montage_data::samples_file;
 
 use crate::args::DatasetArgs;
 
-/// Select samples (METHOD §1): one positive per ground-truth box, grown by random context
+/// Select positive and negative samples from a detection data set (JSON Lines out).
+///
+/// METHOD §1: one positive per ground-truth box, grown by random context
 /// (each side by U(0, 0.5) of the box size, clipped to the image), and background negatives
 /// that overlap no box, with sizes drawn from the positives' sizes.
 ///

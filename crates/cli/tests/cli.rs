@@ -1,0 +1,336 @@
+//! The CLI's contract, run as a user would run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn montage(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_montage"))
+        .args(args)
+        .output()
+        .expect("montage runs")
+}
+
+fn data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/clipart-mini")
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/tests/fixtures")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// Fails with a single `error: ...` line on stderr that contains every needle.
+fn fails_with(o: &Output, needles: &[&str]) {
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<_> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(lines[0].contains(n), "expected {n:?} in {err}");
+    }
+}
+
+fn sample(out: &Path, seed: &str) -> String {
+    let d = data();
+    ok(&montage(&[
+        "sample",
+        "--annotations",
+        s(&d.join("annotations/train.json")),
+        "--images",
+        s(&d.join("train")),
+        "--out",
+        s(out),
+        "--seed",
+        seed,
+    ]))
+}
+
+#[test]
+fn sample_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a.jsonl"),
+        dir.path().join("b.jsonl"),
+        dir.path().join("c.jsonl"),
+    );
+    let text = sample(&a, "3");
+    sample(&b, "3");
+    sample(&c, "4");
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "same seed, same bytes"
+    );
+    assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap());
+    for k in [
+        "per group:",
+        "  S ",
+        "  T ",
+        "  W ",
+        "per category:",
+        "animals",
+        "background",
+    ] {
+        assert!(text.contains(k), "{k:?} missing from {text}");
+    }
+    let body = std::fs::read_to_string(&a).unwrap();
+    let mut negatives = 0;
+    for line in body.lines() {
+        assert!(line.starts_with("{\"image\":"), "{line}");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys.len(), 5);
+        for k in ["image", "bbox", "category", "group", "gt_bbox"] {
+            assert!(keys.contains(&k.to_string()));
+        }
+        assert_eq!(v["bbox"].as_array().unwrap().len(), 4);
+        assert!(["S", "T", "W"].contains(&v["group"].as_str().unwrap()));
+        if v["category"] == "background" {
+            negatives += 1;
+            assert!(v["gt_bbox"].is_null());
+        } else {
+            assert_eq!(v["gt_bbox"].as_array().unwrap().len(), 4);
+        }
+    }
+    let total = body.lines().count();
+    assert_eq!(
+        negatives,
+        ((total - negatives) as f64 * 0.1).round() as usize,
+        "pos:neg = 10:1"
+    );
+}
+
+#[test]
+fn preview_cache_and_bench() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("s.jsonl");
+    sample(&samples, "0");
+    let images = data().join("train");
+    let prev = dir.path().join("prev");
+    ok(&montage(&[
+        "preview",
+        "--samples",
+        s(&samples),
+        "--images",
+        s(&images),
+        "--out",
+        s(&prev),
+        "--count",
+        "3",
+        "--mode",
+        "warp",
+    ]));
+    for i in 0..3 {
+        let plain = image::open(prev.join(format!("montage_{i:03}.png"))).unwrap();
+        assert_eq!((plain.width(), plain.height()), (224, 224));
+        let ann = image::open(prev.join(format!("montage_{i:03}_annotated.png"))).unwrap();
+        assert_eq!((ann.width(), ann.height()), (448, 448));
+    }
+    assert_eq!(
+        std::fs::read_to_string(prev.join("layouts.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+
+    let cache = dir.path().join("crops.bin");
+    let out = ok(&montage(&[
+        "cache",
+        "--samples",
+        s(&samples),
+        "--images",
+        s(&images),
+        "--out",
+        s(&cache),
+    ]));
+    assert!(out.contains("wrote") && cache.is_file(), "{out}");
+    ok(&montage(&[
+        "preview",
+        "--samples",
+        s(&samples),
+        "--images",
+        s(&images),
+        "--cache",
+        s(&cache),
+        "--out",
+        s(&prev),
+        "--count",
+        "1",
+    ]));
+
+    for (src, extra) in [("images", vec![]), ("cache", vec!["--cache", s(&cache)])] {
+        let mut args = vec![
+            "bench",
+            "data",
+            "--samples",
+            s(&samples),
+            "--images",
+            s(&images),
+            "--threads",
+            "2",
+            "--count",
+            "8",
+            "--repeat",
+            "1",
+        ];
+        args.extend(extra);
+        let line = ok(&montage(&args));
+        let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(v["source"], src);
+        assert_eq!(v["threads"], 2);
+        assert!(v["montages_per_s"].as_f64().unwrap() > 0.0);
+    }
+
+    // A cache of other samples is refused with a one-line error.
+    let other = dir.path().join("other.jsonl");
+    sample(&other, "9");
+    fails_with(
+        &montage(&[
+            "preview",
+            "--samples",
+            s(&other),
+            "--images",
+            s(&images),
+            "--cache",
+            s(&cache),
+            "--out",
+            s(&prev),
+        ]),
+        &["crops.bin", "other samples"],
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_naming_file_and_entry() {
+    let f = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.jsonl");
+    let images = f.join("images");
+    let run = |ann: &str, strict: bool| {
+        let ann = f.join(ann);
+        let mut a = vec![
+            "sample",
+            "--annotations",
+            s(&ann),
+            "--images",
+            s(&images),
+            "--out",
+            s(&out),
+        ];
+        if strict {
+            a.push("--strict");
+        }
+        montage(&a)
+    };
+    fails_with(
+        &run("coco/missing_field.json", false),
+        &[
+            "missing_field.json",
+            "annotations[1]",
+            "missing field `bbox`",
+        ],
+    );
+    fails_with(
+        &run("coco/traversal.json", false),
+        &["traversal.json", "images[0]", "'..' are refused"],
+    );
+    fails_with(
+        &run("coco/broken_image.json", false),
+        &["broken_image.json", "broken.jpg"],
+    );
+    fails_with(
+        &run("coco/bad_boxes.json", true),
+        &["bad_boxes.json", "annotations[0] (id 10)", "--strict"],
+    );
+    assert!(!out.exists(), "nothing is written on error");
+
+    // Without --strict: warnings with counts and the first entries, and a sample file.
+    let o = run("coco/bad_boxes.json", false);
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("skipped 3 box(es)")
+            && err.contains("clipped 1 box(es)")
+            && err.contains("annotations[2] (id 12)"),
+        "{err}"
+    );
+
+    fails_with(
+        &montage(&[
+            "sample",
+            "--annotations",
+            "nope.json",
+            "--images",
+            ".",
+            "--out",
+            s(&out),
+        ]),
+        &["nope.json", "does not exist"],
+    );
+    let good = f.join("coco/good.json");
+    fails_with(
+        &montage(&[
+            "preview",
+            "--samples",
+            s(&good),
+            "--images",
+            ".",
+            "--out",
+            s(dir.path()),
+        ]),
+        &["good.json: line 1"],
+    );
+}
+
+#[test]
+fn help_teaches() {
+    let top = ok(&montage(&["--help"]));
+    for k in [
+        "sample",
+        "cache",
+        "preview",
+        "check",
+        "bench",
+        "montage sample",
+    ] {
+        assert!(top.contains(k), "{k:?} missing from --help");
+    }
+    let h = ok(&montage(&["sample", "--help"]));
+    for k in [
+        "--annotations",
+        "--images",
+        "--out",
+        "--seed",
+        "--neg-ratio",
+        "--format",
+        "--strict",
+        "gt_bbox",
+    ] {
+        assert!(h.contains(k), "{k:?} missing from sample --help");
+    }
+    let h = ok(&montage(&["bench", "data", "--help"]));
+    for k in [
+        "--samples",
+        "--images",
+        "--cache",
+        "--threads",
+        "--count",
+        "montages_per_s",
+    ] {
+        assert!(h.contains(k), "{k:?} missing from bench data --help");
+    }
+}
