@@ -38,6 +38,7 @@ enum Command {
     Sample(commands::sample::Args),
     Cache(commands::cache::Args),
     Preview(commands::preview::Args),
+    Pretrain(commands::pretrain::Args),
     Check(commands::check::Args),
     /// Benchmarks (one JSON line of results).
     #[command(subcommand)]
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Command::Sample(a) => commands::sample::run(a),
         Command::Cache(a) => commands::cache::run(a),
         Command::Preview(a) => commands::preview::run(a),
+        Command::Pretrain(a) => commands::pretrain::run(a),
         Command::Check(a) => commands::check::run(a),
         Command::Bench(b) => commands::bench::run(b),
     };

@@ -16,6 +16,7 @@ pub mod geometry;
 pub mod group;
 pub mod io;
 pub mod loader;
+pub mod plot;
 pub mod preview;
 pub mod rng;
 pub mod sample;
