@@ -43,6 +43,13 @@ impl BatchNorm2d {
         }
     }
 
+    /// Folds a pending running-statistics update into the stored value, so that what is
+    /// saved or exported is current (a `RunningState` can lag one update otherwise).
+    pub fn sync(&self) {
+        let _ = self.running_mean.value_sync();
+        let _ = self.running_var.value_sync();
+    }
+
     pub fn forward(&self, x: Tensor<4>, mode: BnMode) -> Tensor<4> {
         let device = x.device();
         match mode {

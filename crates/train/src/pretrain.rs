@@ -193,6 +193,7 @@ fn save_checkpoint(
     let tmp = out.join(format!(".checkpoint.tmp{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+    model.backbone.sync_running_stats();
     let mut store = BurnpackStore::from_file(tmp.join("model.bpk")).overwrite(true);
     model
         .save_into(&mut store)

@@ -227,6 +227,25 @@ impl ResNet {
         Features { c3, c4, c5 }
     }
 
+    /// Every batch norm of the network.
+    pub fn batch_norms(&self) -> Vec<&BatchNorm2d> {
+        let mut v = vec![&self.bn1];
+        for b in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
+            .into_iter()
+            .flatten()
+        {
+            v.extend([&b.bn1, &b.bn2]);
+            v.extend(b.bn3.as_ref());
+            v.extend(b.downsample.as_ref().map(|d| &d.bn));
+        }
+        v
+    }
+
+    /// Makes every BN's running statistics current (before saving or exporting).
+    pub fn sync_running_stats(&self) {
+        self.batch_norms().into_iter().for_each(BatchNorm2d::sync);
+    }
+
     /// Only the stride-32 map (cheaper: no clones kept for an FPN).
     pub fn forward_c5(&self, x: Tensor<4>, mode: BnMode) -> Tensor<4> {
         let x = self
