@@ -39,6 +39,9 @@ enum Command {
     Cache(commands::cache::Args),
     Preview(commands::preview::Args),
     Pretrain(commands::pretrain::Args),
+    Erf(commands::erf::Args),
+    Export(commands::export::ExportArgs),
+    Features(commands::export::FeaturesArgs),
     Check(commands::check::Args),
     /// Benchmarks (one JSON line of results).
     #[command(subcommand)]
@@ -52,6 +55,9 @@ fn main() -> ExitCode {
         Command::Cache(a) => commands::cache::run(a),
         Command::Preview(a) => commands::preview::run(a),
         Command::Pretrain(a) => commands::pretrain::run(a),
+        Command::Erf(a) => commands::erf::run(a),
+        Command::Export(a) => commands::export::export(a),
+        Command::Features(a) => commands::export::features_cmd(a),
         Command::Check(a) => commands::check::run(a),
         Command::Bench(b) => commands::bench::run(b),
     };

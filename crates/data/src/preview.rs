@@ -113,3 +113,60 @@ fn label(img: &mut RgbImage, text: &str, region: Rect, c: Rgb<u8>) {
         }
     }
 }
+
+/// A colour for `t` in [0, 1] (dark blue -> red -> yellow -> white, like "inferno").
+pub fn heat_color(t: f32) -> [u8; 3] {
+    const STOPS: [[f32; 3]; 5] = [
+        [0.0, 0.0, 4.0],
+        [87.0, 16.0, 110.0],
+        [188.0, 55.0, 84.0],
+        [249.0, 142.0, 9.0],
+        [252.0, 255.0, 164.0],
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    } * (STOPS.len() - 1) as f32;
+    let i = (t.floor() as usize).min(STOPS.len() - 2);
+    let f = t - i as f32;
+    std::array::from_fn(|c| (STOPS[i][c] + (STOPS[i + 1][c] - STOPS[i][c]) * f).round() as u8)
+}
+
+/// A `w x h` heat map of `values` (row-major), scaled so that the 99.5th percentile is
+/// white (a few extreme pixels would otherwise leave the rest black).
+pub fn heatmap(values: &[f32], w: u32, h: u32) -> RgbImage {
+    let mut sorted: Vec<f32> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_by(f32::total_cmp);
+    let top = sorted
+        .get(((sorted.len() as f64 * 0.995) as usize).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0.0);
+    let scale = if top > 0.0 { 1.0 / top } else { 0.0 };
+    RgbImage::from_fn(w, h, |x, y| {
+        Rgb(heat_color(values[(y * w + x) as usize] * scale))
+    })
+}
+
+/// `top` over `base` with opacity `alpha`.
+pub fn blend(base: &RgbImage, top: &RgbImage, alpha: f32) -> RgbImage {
+    RgbImage::from_fn(base.width(), base.height(), |x, y| {
+        let (b, t) = (base.get_pixel(x, y).0, top.get_pixel(x, y).0);
+        Rgb(std::array::from_fn(|c| {
+            (b[c] as f32 * (1.0 - alpha) + t[c] as f32 * alpha).round() as u8
+        }))
+    })
+}
+
+/// Draws the four region borders of `layout` (1 pixel, region colours) on `img` in place.
+pub fn draw_regions(img: &mut RgbImage, layout: &Layout) {
+    for (i, r) in layout.regions().iter().enumerate() {
+        outline(img, *r, Rgb(REGION_COLORS[i]), 1);
+    }
+}
+
+/// Draws a one-line label at the top-left of `img`.
+pub fn caption(img: &mut RgbImage, text: &str) {
+    let (w, h) = (img.width(), img.height());
+    label(img, text, Rect::new(0, 0, w, h), Rgb([255, 255, 255]));
+}

@@ -7,6 +7,7 @@
 
 pub use burn;
 
+pub mod backend;
 pub mod erf;
 pub mod export;
 pub mod loss;

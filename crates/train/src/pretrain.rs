@@ -167,7 +167,8 @@ struct State {
     erf: Option<(usize, usize)>,
 }
 
-fn optimizer(cfg: &PretrainConfig) -> ModuleOptimizer {
+/// SGD as the recipe asks (PyTorch semantics).
+pub fn optimizer(cfg: &PretrainConfig) -> ModuleOptimizer {
     // PyTorch semantics: no dampening (burn's MomentumConfig defaults to 0.1).
     SgdConfig::new()
         .with_momentum(Some(
@@ -276,6 +277,23 @@ fn load_checkpoint(dir: &Path, device: &Device) -> Result<Restored> {
         state,
         erf,
     })
+}
+
+/// Loads the model of a checkpoint: `path` is a run folder (holding `checkpoint/`) or a
+/// checkpoint folder. Returns the model and the iterations it was trained for.
+pub fn load_model(path: &Path, device: &Device) -> Result<(MontageNet, u64, PretrainConfig)> {
+    let dir = if path.join("state.json").is_file() {
+        path.to_path_buf()
+    } else {
+        find_checkpoint(path).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: no checkpoint here (expected state.json, or a checkpoint/ folder)",
+                path.display()
+            )
+        })?
+    };
+    let r = load_checkpoint(&dir, device)?;
+    Ok((r.model, r.state.iter, r.state.config))
 }
 
 /// Keeps the first `iters` lines of `metrics.jsonl` (a resumed run rewrites the rest).

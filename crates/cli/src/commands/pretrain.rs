@@ -12,7 +12,6 @@ use montage_data::sample::{SampleConfig, select};
 use montage_data::samples_file::{self, SampleSet};
 use montage_data::source::{ImageSource, PixelSource};
 use montage_data::template::{Split, Template};
-use montage_train::burn::prelude::Device;
 use montage_train::export::save_backbone;
 use montage_train::loss::LossKind;
 use montage_train::pretrain::{PretrainConfig, pretrain};
@@ -79,6 +78,10 @@ pub struct Args {
     /// Continue from OUT/checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Engine: flex (pure Rust CPU), wgpu (GPU, `--features wgpu`), tch or tch-cuda
+    /// (libtorch, `--features tch`).
+    #[arg(long, default_value = "flex", value_name = "NAME")]
+    pub backend: String,
 }
 
 fn mode_name(m: FitMode) -> &'static str {
@@ -188,7 +191,7 @@ pub fn run(a: Args) -> Result<()> {
         serde_json::to_string(&cfg.loss)?.trim_matches('"')
     );
     let pb = bar(cfg.iters, "iters");
-    let device = Device::flex();
+    let device = montage_train::backend::device(&a.backend)?;
     let outcome = pretrain(&cfg, maker, &a.out, a.resume, &device, &mut |m| {
         pb.set_position(m.iter + 1);
         pb.set_message(format!("loss {:.3}", m.loss));
