@@ -334,3 +334,66 @@ fn help_teaches() {
         assert!(h.contains(k), "{k:?} missing from bench data --help");
     }
 }
+
+#[test]
+fn pretrain_resume_export_features_erf() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = data();
+    let out = dir.path().join("run");
+    let cfg = dir.path().join("pre.toml");
+    // The file sets everything; a flag (--iters) overrides it.
+    std::fs::write(&cfg, "size = 64\nbatch = 2\niters = 99\ncheckpoint_every = 2\nerf_every = 2\nbackbone = \"resnet18\"\n").unwrap();
+    let ann = d.join("annotations/train.json");
+    let images = d.join("train");
+    let base = ["pretrain", "--annotations", s(&ann), "--images", s(&images), "--out", s(&out), "--config", s(&cfg), "--iters", "3"];
+    let line = ok(&montage(&base));
+    let v: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    assert_eq!(v["iters"], 3);
+    for f in ["metrics.jsonl", "loss.png", "accuracy.png", "backbone.safetensors", "samples.jsonl", "checkpoint/state.json"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 3);
+    for l in metrics.lines() {
+        let m: serde_json::Value = serde_json::from_str(l).unwrap();
+        for k in ["iter", "loss", "lr", "montages_per_s", "region_acc"] {
+            assert!(!m[k].is_null(), "{k} missing in {l}");
+        }
+    }
+    // --resume on a finished run changes nothing.
+    let before = std::fs::read(out.join("backbone.safetensors")).unwrap();
+    let mut resumed = base.to_vec();
+    resumed.push("--resume");
+    ok(&montage(&resumed));
+    assert_eq!(std::fs::read(out.join("backbone.safetensors")).unwrap(), before);
+    // Other options on resume: refused with one line.
+    let mut other = resumed.clone();
+    other.extend(["--loss", "global"]);
+    fails_with(&montage(&other), &["other options"]);
+
+    let exported = dir.path().join("r18.safetensors");
+    ok(&montage(&["export", "--checkpoint", s(&out), "--out", s(&exported)]));
+    assert_eq!(std::fs::read(&exported).unwrap(), before, "export of the final checkpoint = the run's backbone");
+
+    let npy = dir.path().join("f.npy");
+    ok(&montage(&["features", "--weights", s(&exported), "--backbone", "resnet18", "--image", s(&images.join("000001.jpg")), "--out", s(&npy), "--size", "64"]));
+    let bytes = std::fs::read(&npy).unwrap();
+    assert!(bytes.starts_with(b"\x93NUMPY"));
+    assert!(String::from_utf8_lossy(&bytes[..128]).contains("'shape': (1, 512, 2, 2)"));
+    assert_eq!(bytes.len() % 64, (512 * 2 * 2 * 4) % 64);
+
+    let erf = dir.path().join("erf");
+    ok(&montage(&["erf", "--weights", s(&exported), "--samples", s(&out.join("samples.jsonl")), "--images", s(&images), "--out", s(&erf), "--size", "64"]));
+    for f in ["erf_grid.png", "weight_R1.png", "weight_R4.png", "erf.json"] {
+        assert!(erf.join(f).is_file(), "{f} missing");
+    }
+    let w: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(erf.join("erf.json")).unwrap()).unwrap();
+    for p in w["weights"].as_array().unwrap() {
+        let sum: f64 = p.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-4);
+    }
+
+    // A bad config key: one line naming the file.
+    std::fs::write(&cfg, "sise = 64\n").unwrap();
+    fails_with(&montage(&base), &["pre.toml", "sise"]);
+}
