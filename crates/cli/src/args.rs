@@ -35,14 +35,8 @@ pub struct DatasetArgs {
 impl DatasetArgs {
     /// Loads the data set and prints what was repaired.
     pub fn load(&self) -> Result<Dataset> {
-        let ds = dataset::load(
-            &self.annotations,
-            &self.images,
-            &LoadOptions {
-                format: self.format,
-                strict: self.strict,
-            },
-        )?;
+        let ds =
+            dataset::load(&self.annotations, &self.images, &LoadOptions { format: self.format, strict: self.strict })?;
         for line in ds.report.summary() {
             eprintln!("warning: {line}");
         }
@@ -79,9 +73,7 @@ impl TemplateArgs {
                 .map(|p| p.trim().parse())
                 .collect::<Result<_, _>>()
                 .with_context(|| format!("--random-split {r:?}: expected MIN:MAX:STEP"))?;
-            let [min, max, step] = v[..] else {
-                bail!("--random-split {r:?}: expected MIN:MAX:STEP")
-            };
+            let [min, max, step] = v[..] else { bail!("--random-split {r:?}: expected MIN:MAX:STEP") };
             t.split = Split::Random { min, max, step };
         }
         t.validate().map_err(|e| anyhow::anyhow!("template: {e}"))?;
@@ -116,16 +108,7 @@ impl SourceArgs {
             }
             None => Arc::new(ImageSource::new(&self.images)),
         };
-        let maker = MontageMaker::new(
-            Assembler {
-                template,
-                mode,
-                params,
-                seed,
-            },
-            set,
-            source,
-        )?;
+        let maker = MontageMaker::new(Assembler { template, mode, params, seed }, set, source)?;
         for n in maker.notes() {
             eprintln!("note: {n}");
         }

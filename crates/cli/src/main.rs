@@ -20,14 +20,7 @@ use clap::{Parser, Subcommand};
 ///   montage cache   --samples samples.jsonl --images train/ --out crops.bin
 ///   montage preview --samples samples.jsonl --images train/ --out previews/
 #[derive(Parser)]
-#[command(
-    name = "montage",
-    version,
-    about,
-    long_about,
-    propagate_version = true,
-    verbatim_doc_comment
-)]
+#[command(name = "montage", version, about, long_about, propagate_version = true, verbatim_doc_comment)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -64,15 +57,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let msg = e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
-            eprintln!(
-                "error: {}",
-                msg.split_whitespace().collect::<Vec<_>>().join(" ")
-            );
+            let msg = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
+            eprintln!("error: {}", msg.split_whitespace().collect::<Vec<_>>().join(" "));
             ExitCode::FAILURE
         }
     }

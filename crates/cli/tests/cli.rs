@@ -4,10 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn montage(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_montage"))
-        .args(args)
-        .output()
-        .expect("montage runs")
+    Command::new(env!("CARGO_BIN_EXE_montage")).args(args).output().expect("montage runs")
 }
 
 fn data() -> PathBuf {
@@ -23,11 +20,7 @@ fn s(p: &Path) -> &str {
 }
 
 fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "failed: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
@@ -61,29 +54,13 @@ fn sample(out: &Path, seed: &str) -> String {
 #[test]
 fn sample_contract() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, c) = (
-        dir.path().join("a.jsonl"),
-        dir.path().join("b.jsonl"),
-        dir.path().join("c.jsonl"),
-    );
+    let (a, b, c) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"), dir.path().join("c.jsonl"));
     let text = sample(&a, "3");
     sample(&b, "3");
     sample(&c, "4");
-    assert_eq!(
-        std::fs::read(&a).unwrap(),
-        std::fs::read(&b).unwrap(),
-        "same seed, same bytes"
-    );
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "same seed, same bytes");
     assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap());
-    for k in [
-        "per group:",
-        "  S ",
-        "  T ",
-        "  W ",
-        "per category:",
-        "animals",
-        "background",
-    ] {
+    for k in ["per group:", "  S ", "  T ", "  W ", "per category:", "animals", "background"] {
         assert!(text.contains(k), "{k:?} missing from {text}");
     }
     let body = std::fs::read_to_string(&a).unwrap();
@@ -106,11 +83,7 @@ fn sample_contract() {
         }
     }
     let total = body.lines().count();
-    assert_eq!(
-        negatives,
-        ((total - negatives) as f64 * 0.1).round() as usize,
-        "pos:neg = 10:1"
-    );
+    assert_eq!(negatives, ((total - negatives) as f64 * 0.1).round() as usize, "pos:neg = 10:1");
 }
 
 #[test]
@@ -139,24 +112,10 @@ fn preview_cache_and_bench() {
         let ann = image::open(prev.join(format!("montage_{i:03}_annotated.png"))).unwrap();
         assert_eq!((ann.width(), ann.height()), (448, 448));
     }
-    assert_eq!(
-        std::fs::read_to_string(prev.join("layouts.jsonl"))
-            .unwrap()
-            .lines()
-            .count(),
-        3
-    );
+    assert_eq!(std::fs::read_to_string(prev.join("layouts.jsonl")).unwrap().lines().count(), 3);
 
     let cache = dir.path().join("crops.bin");
-    let out = ok(&montage(&[
-        "cache",
-        "--samples",
-        s(&samples),
-        "--images",
-        s(&images),
-        "--out",
-        s(&cache),
-    ]));
+    let out = ok(&montage(&["cache", "--samples", s(&samples), "--images", s(&images), "--out", s(&cache)]));
     assert!(out.contains("wrote") && cache.is_file(), "{out}");
     ok(&montage(&[
         "preview",
@@ -199,17 +158,7 @@ fn preview_cache_and_bench() {
     let other = dir.path().join("other.jsonl");
     sample(&other, "9");
     fails_with(
-        &montage(&[
-            "preview",
-            "--samples",
-            s(&other),
-            "--images",
-            s(&images),
-            "--cache",
-            s(&cache),
-            "--out",
-            s(&prev),
-        ]),
+        &montage(&["preview", "--samples", s(&other), "--images", s(&images), "--cache", s(&cache), "--out", s(&prev)]),
         &["crops.bin", "other samples"],
     );
 }
@@ -222,15 +171,7 @@ fn bad_input_is_one_line_naming_file_and_entry() {
     let images = f.join("images");
     let run = |ann: &str, strict: bool| {
         let ann = f.join(ann);
-        let mut a = vec![
-            "sample",
-            "--annotations",
-            s(&ann),
-            "--images",
-            s(&images),
-            "--out",
-            s(&out),
-        ];
+        let mut a = vec!["sample", "--annotations", s(&ann), "--images", s(&images), "--out", s(&out)];
         if strict {
             a.push("--strict");
         }
@@ -238,24 +179,11 @@ fn bad_input_is_one_line_naming_file_and_entry() {
     };
     fails_with(
         &run("coco/missing_field.json", false),
-        &[
-            "missing_field.json",
-            "annotations[1]",
-            "missing field `bbox`",
-        ],
+        &["missing_field.json", "annotations[1]", "missing field `bbox`"],
     );
-    fails_with(
-        &run("coco/traversal.json", false),
-        &["traversal.json", "images[0]", "'..' are refused"],
-    );
-    fails_with(
-        &run("coco/broken_image.json", false),
-        &["broken_image.json", "broken.jpg"],
-    );
-    fails_with(
-        &run("coco/bad_boxes.json", true),
-        &["bad_boxes.json", "annotations[0] (id 10)", "--strict"],
-    );
+    fails_with(&run("coco/traversal.json", false), &["traversal.json", "images[0]", "'..' are refused"]);
+    fails_with(&run("coco/broken_image.json", false), &["broken_image.json", "broken.jpg"]);
+    fails_with(&run("coco/bad_boxes.json", true), &["bad_boxes.json", "annotations[0] (id 10)", "--strict"]);
     assert!(!out.exists(), "nothing is written on error");
 
     // Without --strict: warnings with counts and the first entries, and a sample file.
@@ -270,28 +198,12 @@ fn bad_input_is_one_line_naming_file_and_entry() {
     );
 
     fails_with(
-        &montage(&[
-            "sample",
-            "--annotations",
-            "nope.json",
-            "--images",
-            ".",
-            "--out",
-            s(&out),
-        ]),
+        &montage(&["sample", "--annotations", "nope.json", "--images", ".", "--out", s(&out)]),
         &["nope.json", "does not exist"],
     );
     let good = f.join("coco/good.json");
     fails_with(
-        &montage(&[
-            "preview",
-            "--samples",
-            s(&good),
-            "--images",
-            ".",
-            "--out",
-            s(dir.path()),
-        ]),
+        &montage(&["preview", "--samples", s(&good), "--images", ".", "--out", s(dir.path())]),
         &["good.json: line 1"],
     );
 }
@@ -299,38 +211,15 @@ fn bad_input_is_one_line_naming_file_and_entry() {
 #[test]
 fn help_teaches() {
     let top = ok(&montage(&["--help"]));
-    for k in [
-        "sample",
-        "cache",
-        "preview",
-        "check",
-        "bench",
-        "montage sample",
-    ] {
+    for k in ["sample", "cache", "preview", "check", "bench", "montage sample"] {
         assert!(top.contains(k), "{k:?} missing from --help");
     }
     let h = ok(&montage(&["sample", "--help"]));
-    for k in [
-        "--annotations",
-        "--images",
-        "--out",
-        "--seed",
-        "--neg-ratio",
-        "--format",
-        "--strict",
-        "gt_bbox",
-    ] {
+    for k in ["--annotations", "--images", "--out", "--seed", "--neg-ratio", "--format", "--strict", "gt_bbox"] {
         assert!(h.contains(k), "{k:?} missing from sample --help");
     }
     let h = ok(&montage(&["bench", "data", "--help"]));
-    for k in [
-        "--samples",
-        "--images",
-        "--cache",
-        "--threads",
-        "--count",
-        "montages_per_s",
-    ] {
+    for k in ["--samples", "--images", "--cache", "--threads", "--count", "montages_per_s"] {
         assert!(h.contains(k), "{k:?} missing from bench data --help");
     }
 }
@@ -342,14 +231,32 @@ fn pretrain_resume_export_features_erf() {
     let out = dir.path().join("run");
     let cfg = dir.path().join("pre.toml");
     // The file sets everything; a flag (--iters) overrides it.
-    std::fs::write(&cfg, "size = 64\nbatch = 2\niters = 99\ncheckpoint_every = 2\nerf_every = 2\nbackbone = \"resnet18\"\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "size = 64\nbatch = 2\niters = 99\ncheckpoint_every = 2\nerf_every = 2\nbackbone = \"resnet18\"\n",
+    )
+    .unwrap();
     let ann = d.join("annotations/train.json");
     let images = d.join("train");
-    let base = ["pretrain", "--annotations", s(&ann), "--images", s(&images), "--out", s(&out), "--config", s(&cfg), "--iters", "3"];
+    let base = [
+        "pretrain",
+        "--annotations",
+        s(&ann),
+        "--images",
+        s(&images),
+        "--out",
+        s(&out),
+        "--config",
+        s(&cfg),
+        "--iters",
+        "3",
+    ];
     let line = ok(&montage(&base));
     let v: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
     assert_eq!(v["iters"], 3);
-    for f in ["metrics.jsonl", "loss.png", "accuracy.png", "backbone.safetensors", "samples.jsonl", "checkpoint/state.json"] {
+    for f in
+        ["metrics.jsonl", "loss.png", "accuracy.png", "backbone.safetensors", "samples.jsonl", "checkpoint/state.json"]
+    {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
@@ -376,14 +283,38 @@ fn pretrain_resume_export_features_erf() {
     assert_eq!(std::fs::read(&exported).unwrap(), before, "export of the final checkpoint = the run's backbone");
 
     let npy = dir.path().join("f.npy");
-    ok(&montage(&["features", "--weights", s(&exported), "--backbone", "resnet18", "--image", s(&images.join("000001.jpg")), "--out", s(&npy), "--size", "64"]));
+    ok(&montage(&[
+        "features",
+        "--weights",
+        s(&exported),
+        "--backbone",
+        "resnet18",
+        "--image",
+        s(&images.join("000001.jpg")),
+        "--out",
+        s(&npy),
+        "--size",
+        "64",
+    ]));
     let bytes = std::fs::read(&npy).unwrap();
     assert!(bytes.starts_with(b"\x93NUMPY"));
     assert!(String::from_utf8_lossy(&bytes[..128]).contains("'shape': (1, 512, 2, 2)"));
     assert_eq!(bytes.len() % 64, (512 * 2 * 2 * 4) % 64);
 
     let erf = dir.path().join("erf");
-    ok(&montage(&["erf", "--weights", s(&exported), "--samples", s(&out.join("samples.jsonl")), "--images", s(&images), "--out", s(&erf), "--size", "64"]));
+    ok(&montage(&[
+        "erf",
+        "--weights",
+        s(&exported),
+        "--samples",
+        s(&out.join("samples.jsonl")),
+        "--images",
+        s(&images),
+        "--out",
+        s(&erf),
+        "--size",
+        "64",
+    ]));
     for f in ["erf_grid.png", "weight_R1.png", "weight_R4.png", "erf.json"] {
         assert!(erf.join(f).is_file(), "{f} missing");
     }

@@ -37,9 +37,7 @@ impl std::str::FromStr for FitMode {
             "padcrop" | "pad&crop" | "pad-crop" => Ok(FitMode::PadCrop),
             "warp" => Ok(FitMode::Warp),
             "resize" => Ok(FitMode::Resize),
-            _ => Err(format!(
-                "unknown mode '{s}' (expected padcrop, warp or resize)"
-            )),
+            _ => Err(format!("unknown mode '{s}' (expected padcrop, warp or resize)")),
         }
     }
 }
@@ -56,11 +54,7 @@ pub struct FitParams {
 
 impl Default for FitParams {
     fn default() -> Self {
-        FitParams {
-            scale_min: 0.8,
-            scale_max: 1.5,
-            flip_p: 0.5,
-        }
+        FitParams { scale_min: 0.8, scale_max: 1.5, flip_p: 0.5 }
     }
 }
 
@@ -78,52 +72,26 @@ pub struct Placement {
 }
 
 /// Plans how a `w x h` sample is fitted into `region`.
-pub fn plan(
-    mode: FitMode,
-    w: f64,
-    h: f64,
-    region: Rect,
-    p: &FitParams,
-    rng: &mut impl Rng,
-) -> Placement {
+pub fn plan(mode: FitMode, w: f64, h: f64, region: Rect, p: &FitParams, rng: &mut impl Rng) -> Placement {
     let (rw, rh) = (region.w, region.h);
     let fit = (rw as f64 / w).min(rh as f64 / h);
-    let jitter = if p.scale_max > p.scale_min {
-        rng.random_range(p.scale_min..=p.scale_max)
-    } else {
-        p.scale_min
-    };
+    let jitter = if p.scale_max > p.scale_min { rng.random_range(p.scale_min..=p.scale_max) } else { p.scale_min };
     let flip = rng.random_bool(p.flip_p.clamp(0.0, 1.0));
     let (nw, nh) = match mode {
         FitMode::Warp => (rw, rh),
-        FitMode::PadCrop => (
-            ((w * fit * jitter).round() as u32).max(1),
-            ((h * fit * jitter).round() as u32).max(1),
-        ),
-        FitMode::Resize => (
-            ((w * fit).round() as u32).clamp(1, rw),
-            ((h * fit).round() as u32).clamp(1, rh),
-        ),
+        FitMode::PadCrop => (((w * fit * jitter).round() as u32).max(1), ((h * fit * jitter).round() as u32).max(1)),
+        FitMode::Resize => (((w * fit).round() as u32).clamp(1, rw), ((h * fit).round() as u32).clamp(1, rh)),
     };
     // Per axis: crop offset into the scaled sample, visible length, pad offset into the region.
     let mut axis = |n: u32, r: u32| -> (u32, u32, u32) {
-        if n > r {
-            (rng.random_range(0..=n - r), r, 0)
-        } else {
-            (0, n, rng.random_range(0..=r - n))
-        }
+        if n > r { (rng.random_range(0..=n - r), r, 0) } else { (0, n, rng.random_range(0..=r - n)) }
     };
     let (cx, vw, dx) = axis(nw, rw);
     let (cy, vh, dy) = axis(nh, rh);
     // The visible window [cx, cx + vw) is in flipped coordinates; find it in the original.
     let ux = if flip { nw - cx - vw } else { cx };
     Placement {
-        crop: [
-            ux as f64 / nw as f64,
-            cy as f64 / nh as f64,
-            vw as f64 / nw as f64,
-            vh as f64 / nh as f64,
-        ],
+        crop: [ux as f64 / nw as f64, cy as f64 / nh as f64, vw as f64 / nw as f64, vh as f64 / nh as f64],
         dst: Rect::new(region.x + dx, region.y + dy, vw, vh),
         flip,
         scaled: (nw, nh),
@@ -153,9 +121,7 @@ impl Pools {
         for grp in [Group::T, Group::W] {
             if g[grp.index()].is_empty() {
                 g[grp.index()] = g[0].clone();
-                notes.push(format!(
-                    "group {grp} is empty: its region borrows samples from S"
-                ));
+                notes.push(format!("group {grp} is empty: its region borrows samples from S"));
             }
         }
         Ok(Pools { by_group: g, notes })
@@ -235,11 +201,7 @@ impl Assembler {
             let view = source.view(set, sample)?;
             render(&view, placement, &mut rgb, self.template.canvas, resizer)?;
         }
-        Ok(Montage {
-            rgb,
-            layout,
-            placements,
-        })
+        Ok(Montage { rgb, layout, placements })
     }
 }
 
@@ -259,18 +221,17 @@ pub fn render(
     let fail = |e: String| DataError::new(&view.origin, format!("cannot resize sample: {e}"));
     let src = fr::images::ImageRef::new(view.width, view.height, &view.pixels, fr::PixelType::U8x3)
         .map_err(|e| fail(e.to_string()))?;
-    let mut dst_img =
-        fr::images::Image::from_slice_u8(canvas_side, canvas_side, canvas, fr::PixelType::U8x3)
-            .map_err(|e| fail(e.to_string()))?;
-    let mut dst =
-        fr::images::CroppedImageMut::new(&mut dst_img, p.dst.x, p.dst.y, p.dst.w, p.dst.h)
-            .map_err(|e| fail(e.to_string()))?;
-    let opts = fr::ResizeOptions::new()
-        .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear))
-        .crop(left, top, width.max(1e-3), height.max(1e-3));
-    resizer
-        .resize(&src, &mut dst, &opts)
+    let mut dst_img = fr::images::Image::from_slice_u8(canvas_side, canvas_side, canvas, fr::PixelType::U8x3)
         .map_err(|e| fail(e.to_string()))?;
+    let mut dst = fr::images::CroppedImageMut::new(&mut dst_img, p.dst.x, p.dst.y, p.dst.w, p.dst.h)
+        .map_err(|e| fail(e.to_string()))?;
+    let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)).crop(
+        left,
+        top,
+        width.max(1e-3),
+        height.max(1e-3),
+    );
+    resizer.resize(&src, &mut dst, &opts).map_err(|e| fail(e.to_string()))?;
     if p.flip {
         let stride = canvas_side as usize * 3;
         for y in p.dst.y..p.dst.y + p.dst.h {
@@ -296,9 +257,7 @@ pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 fn normalisation_table() -> &'static [[f32; 256]; 3] {
     static TABLE: std::sync::OnceLock<[[f32; 256]; 3]> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
-        std::array::from_fn(|c| {
-            std::array::from_fn(|v| (v as f32 / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c])
-        })
+        std::array::from_fn(|c| std::array::from_fn(|v| (v as f32 / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c]))
     })
 }
 

@@ -62,15 +62,12 @@ pub fn images_fingerprint(set: &SampleSet, root: &Path) -> Result<String> {
         .par_iter()
         .map(|rel| {
             let path = resolve_under(root, rel, root, rel)?;
-            let mut f = File::open(&path)
-                .map_err(|e| DataError::new(&path, format!("cannot open image: {e}")))?;
+            let mut f = File::open(&path).map_err(|e| DataError::new(&path, format!("cannot open image: {e}")))?;
             let len = f.metadata().map_err(|e| DataError::io(&path, e))?.len();
             let mut head = vec![0u8; 16 * 1024];
             let n = read_up_to(&mut f, &mut head).map_err(|e| DataError::io(&path, e))?;
             let mut h = blake3::Hasher::new();
-            h.update(rel.as_bytes())
-                .update(&len.to_le_bytes())
-                .update(&head[..n]);
+            h.update(rel.as_bytes()).update(&len.to_le_bytes()).update(&head[..n]);
             Ok(*h.finalize().as_bytes())
         })
         .collect();
@@ -120,10 +117,7 @@ fn crops_of_image(
         if b.x2() > iw as f64 + 1e-6 || b.y2() > ih as f64 + 1e-6 {
             return Err(DataError::new(
                 path,
-                format!(
-                    "sample box {:?} reaches outside the {iw}x{ih} image",
-                    <[f64; 4]>::from(b)
-                ),
+                format!("sample box {:?} reaches outside the {iw}x{ih} image", <[f64; 4]>::from(b)),
             ));
         }
         let x0 = (b.x.floor() as i64 - 1).max(0) as u32;
@@ -133,10 +127,7 @@ fn crops_of_image(
         let (rw, rh) = (x1 - x0, y1 - y0);
         let scale = (max_side as f64 / b.w.max(b.h)).min(1.0);
         let (w, h) = if scale < 1.0 {
-            (
-                ((rw as f64 * scale).round() as u32).max(1),
-                ((rh as f64 * scale).round() as u32).max(1),
-            )
+            (((rw as f64 * scale).round() as u32).max(1), ((rh as f64 * scale).round() as u32).max(1))
         } else {
             (rw, rh)
         };
@@ -144,36 +135,17 @@ fn crops_of_image(
         let opts = fr::ResizeOptions::new()
             .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear))
             .crop(x0 as f64, y0 as f64, rw as f64, rh as f64);
-        resizer
-            .resize(&src, &mut dst, &opts)
-            .map_err(|e| DataError::new(path, e.to_string()))?;
+        resizer.resize(&src, &mut dst, &opts).map_err(|e| DataError::new(path, e.to_string()))?;
         let (sx, sy) = (w as f64 / rw as f64, h as f64 / rh as f64);
-        let bbox = BBox::new(
-            (b.x - x0 as f64) * sx,
-            (b.y - y0 as f64) * sy,
-            b.w * sx,
-            b.h * sy,
-        );
-        out.push(Crop {
-            sample: si,
-            width: w,
-            height: h,
-            bbox,
-            pixels: dst.into_vec(),
-        });
+        let bbox = BBox::new((b.x - x0 as f64) * sx, (b.y - y0 as f64) * sy, b.w * sx, b.h * sy);
+        out.push(Crop { sample: si, width: w, height: h, bbox, pixels: dst.into_vec() });
     }
     Ok(out)
 }
 
 /// Builds the cache of `set` (images under `root`) at `out`. `progress` is told how many
 /// images are done after each batch.
-pub fn build(
-    set: &SampleSet,
-    root: &Path,
-    out: &Path,
-    max_side: u32,
-    progress: &(dyn Fn(usize) + Sync),
-) -> Result<()> {
+pub fn build(set: &SampleSet, root: &Path, out: &Path, max_side: u32, progress: &(dyn Fn(usize) + Sync)) -> Result<()> {
     if max_side == 0 {
         return Err(DataError::new(out, "max side must be at least 1"));
     }
@@ -201,12 +173,8 @@ pub fn build(
             for c in crops {
                 for crop in c.map_err(io_err)? {
                     w.write_all(&crop.pixels)?;
-                    entries[crop.sample] = Some(Entry {
-                        offset,
-                        width: crop.width,
-                        height: crop.height,
-                        bbox: crop.bbox,
-                    });
+                    entries[crop.sample] =
+                        Some(Entry { offset, width: crop.width, height: crop.height, bbox: crop.bbox });
                     offset += crop.pixels.len() as u64;
                 }
             }
@@ -217,10 +185,7 @@ pub fn build(
             samples_hash: set.hash.clone(),
             images_fingerprint: fingerprint.clone(),
             max_side,
-            entries: entries
-                .into_iter()
-                .map(|e| e.expect("every sample belongs to an image"))
-                .collect(),
+            entries: entries.into_iter().map(|e| e.expect("every sample belongs to an image")).collect(),
         };
         let json = serde_json::to_vec(&footer).map_err(std::io::Error::other)?;
         w.write_all(&json)?;
@@ -241,12 +206,11 @@ impl CropCache {
     /// Opens `path` for `set` (images under `root`), refusing a cache built from other
     /// samples or from images that changed since.
     pub fn open(path: &Path, set: &SampleSet, root: &Path) -> Result<CropCache> {
-        let file = File::open(path)
-            .map_err(|e| DataError::new(path, format!("cannot open cache: {e}")))?;
+        let file = File::open(path).map_err(|e| DataError::new(path, format!("cannot open cache: {e}")))?;
         // SAFETY: the cache is only ever replaced by rename, never modified in place, so the
         // mapped bytes do not change under us.
-        let map = unsafe { memmap2::Mmap::map(&file) }
-            .map_err(|e| DataError::new(path, format!("cannot map cache: {e}")))?;
+        let map =
+            unsafe { memmap2::Mmap::map(&file) }.map_err(|e| DataError::new(path, format!("cannot map cache: {e}")))?;
         let bad = |m: &str| DataError::new(path, format!("not a montage crop cache ({m})"));
         let n = map.len();
         if n < 2 * MAGIC.len() + 8 || &map[..16] != MAGIC || &map[n - 16..] != MAGIC {
@@ -256,8 +220,8 @@ impl CropCache {
         if flen > n - 40 {
             return Err(bad("bad footer length"));
         }
-        let footer: Footer = serde_json::from_slice(&map[n - 24 - flen..n - 24])
-            .map_err(|e| bad(&format!("footer: {e}")))?;
+        let footer: Footer =
+            serde_json::from_slice(&map[n - 24 - flen..n - 24]).map_err(|e| bad(&format!("footer: {e}")))?;
         let data_end = (n - 24 - flen) as u64;
         if footer.samples_hash != set.hash {
             return Err(DataError::new(
@@ -286,12 +250,7 @@ impl CropCache {
                 ),
             ));
         }
-        Ok(CropCache {
-            path: path.to_path_buf(),
-            map,
-            entries: footer.entries,
-            max_side: footer.max_side,
-        })
+        Ok(CropCache { path: path.to_path_buf(), map, entries: footer.entries, max_side: footer.max_side })
     }
 
     /// Refuses templates that need crops larger than those stored.
@@ -320,9 +279,10 @@ impl CropCache {
 
 impl PixelSource for CropCache {
     fn view(&self, _set: &SampleSet, sample: usize) -> Result<SampleView<'_>> {
-        let e = self.entries.get(sample).ok_or_else(|| {
-            DataError::at(&self.path, format!("entry {sample}"), "no such sample")
-        })?;
+        let e = self
+            .entries
+            .get(sample)
+            .ok_or_else(|| DataError::at(&self.path, format!("entry {sample}"), "no such sample"))?;
         let start = e.offset as usize;
         let len = e.width as usize * e.height as usize * 3;
         Ok(SampleView {

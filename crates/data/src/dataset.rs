@@ -137,21 +137,13 @@ impl LoadReport {
             ));
         }
         if self.clipped > 0 {
-            out.push(format!(
-                "clipped {} box(es) reaching outside their image",
-                self.clipped
-            ));
+            out.push(format!("clipped {} box(es) reaching outside their image", self.clipped));
         }
-        out.extend(self.examples.iter().map(|(k, m)| {
-            format!(
-                "  {}: {m}",
-                if *k == Repair::Skipped {
-                    "skipped"
-                } else {
-                    "clipped"
-                }
-            )
-        }));
+        out.extend(
+            self.examples
+                .iter()
+                .map(|(k, m)| format!("  {}: {m}", if *k == Repair::Skipped { "skipped" } else { "clipped" })),
+        );
         out
     }
 }
@@ -164,27 +156,14 @@ pub(crate) struct BoxChecker<'a> {
 }
 
 impl BoxChecker<'_> {
-    pub fn check(
-        &mut self,
-        b: BBox,
-        width: u32,
-        height: u32,
-        file: &Path,
-        entry: &str,
-    ) -> Result<Option<BBox>> {
+    pub fn check(&mut self, b: BBox, width: u32, height: u32, file: &Path, entry: &str) -> Result<Option<BBox>> {
         let (w, h) = (width as f64, height as f64);
         if !b.is_proper() {
-            let msg = format!(
-                "box [{}, {}, {}, {}] has zero, negative or NaN size",
-                b.x, b.y, b.w, b.h
-            );
+            let msg = format!("box [{}, {}, {}, {}] has zero, negative or NaN size", b.x, b.y, b.w, b.h);
             return self.repair(Repair::Skipped, file, entry, msg).map(|_| None);
         }
         let Some(c) = b.clip(w, h) else {
-            let msg = format!(
-                "box [{}, {}, {}, {}] lies outside the {width}x{height} image",
-                b.x, b.y, b.w, b.h
-            );
+            let msg = format!("box [{}, {}, {}, {}] lies outside the {width}x{height} image", b.x, b.y, b.w, b.h);
             return self.repair(Repair::Skipped, file, entry, msg).map(|_| None);
         };
         if c != b {
@@ -201,8 +180,7 @@ impl BoxChecker<'_> {
         if self.strict {
             return Err(DataError::at(file, entry, format!("{msg} (--strict)")));
         }
-        self.report
-            .note(kind, DataError::at(file, entry, msg).to_string());
+        self.report.note(kind, DataError::at(file, entry, msg).to_string());
         Ok(())
     }
 }
@@ -213,8 +191,7 @@ pub fn resolve_under(root: &Path, name: &str, file: &Path, entry: &str) -> Resul
     let p = Path::new(name);
     let bad = name.trim().is_empty()
         || name.contains('\0')
-        || p.components()
-            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+        || p.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
     if bad {
         return Err(DataError::at(
             file,
@@ -229,44 +206,23 @@ pub fn resolve_under(root: &Path, name: &str, file: &Path, entry: &str) -> Resul
 
 /// Reads an image's size from its header only (no pixel decoding).
 pub fn image_size(path: &Path) -> Result<(u32, u32)> {
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| DataError::new(path, format!("cannot open image: {e}")))?;
-    let reader = reader
-        .with_guessed_format()
-        .map_err(|e| DataError::new(path, format!("cannot read image: {e}")))?;
-    reader
-        .into_dimensions()
-        .map_err(|e| DataError::new(path, format!("not a readable image: {e}")))
+    let reader = image::ImageReader::open(path).map_err(|e| DataError::new(path, format!("cannot open image: {e}")))?;
+    let reader = reader.with_guessed_format().map_err(|e| DataError::new(path, format!("cannot read image: {e}")))?;
+    reader.into_dimensions().map_err(|e| DataError::new(path, format!("not a readable image: {e}")))
 }
 
 /// Checks that an image exists and agrees with the size the annotations give
 /// (or reads its size when they give none). Returns the size.
-pub(crate) fn checked_size(
-    path: &Path,
-    declared: Option<(u32, u32)>,
-    file: &Path,
-    entry: &str,
-) -> Result<(u32, u32)> {
+pub(crate) fn checked_size(path: &Path, declared: Option<(u32, u32)>, file: &Path, entry: &str) -> Result<(u32, u32)> {
     if !path.is_file() {
-        return Err(DataError::at(
-            file,
-            entry,
-            format!("image {} does not exist", path.display()),
-        ));
+        return Err(DataError::at(file, entry, format!("image {} does not exist", path.display())));
     }
     let real = image_size(path).map_err(|e| DataError::at(file, entry, e.to_string()))?;
     match declared {
         Some(d) if d.0 > 0 && d.1 > 0 && d != real => Err(DataError::at(
             file,
             entry,
-            format!(
-                "the annotations say {}x{} but {} is {}x{}",
-                d.0,
-                d.1,
-                path.display(),
-                real.0,
-                real.1
-            ),
+            format!("the annotations say {}x{} but {} is {}x{}", d.0, d.1, path.display(), real.0, real.1),
         )),
         _ => Ok(real),
     }
@@ -279,13 +235,7 @@ pub fn detect_format(annotations: &Path) -> Result<Format> {
         let mut txt = false;
         let entries = std::fs::read_dir(annotations).map_err(|e| DataError::io(annotations, e))?;
         for e in entries.flatten() {
-            match e
-                .path()
-                .extension()
-                .and_then(|s| s.to_str())
-                .map(|s| s.to_ascii_lowercase())
-                .as_deref()
-            {
+            match e.path().extension().and_then(|s| s.to_str()).map(|s| s.to_ascii_lowercase()).as_deref() {
                 Some("xml") => xml = true,
                 Some("txt") => txt = true,
                 _ => {}
@@ -294,25 +244,16 @@ pub fn detect_format(annotations: &Path) -> Result<Format> {
         return match (xml, txt) {
             (true, false) => Ok(Format::Voc),
             (false, true) => Ok(Format::Yolo),
-            (true, true) => Err(DataError::new(
-                annotations,
-                "holds both .xml and .txt files; pass --format voc or --format yolo",
-            )),
-            (false, false) => Err(DataError::new(
-                annotations,
-                "holds no .xml (VOC) or .txt (YOLO) annotation files",
-            )),
+            (true, true) => {
+                Err(DataError::new(annotations, "holds both .xml and .txt files; pass --format voc or --format yolo"))
+            }
+            (false, false) => Err(DataError::new(annotations, "holds no .xml (VOC) or .txt (YOLO) annotation files")),
         };
     }
     if !annotations.exists() {
         return Err(DataError::new(annotations, "does not exist"));
     }
-    match annotations
-        .extension()
-        .and_then(|s| s.to_str())
-        .map(|s| s.to_ascii_lowercase())
-        .as_deref()
-    {
+    match annotations.extension().and_then(|s| s.to_str()).map(|s| s.to_ascii_lowercase()).as_deref() {
         Some("json") => Ok(Format::Coco),
         Some("xml") => Ok(Format::Voc),
         Some("yaml") | Some("yml") | Some("txt") => Ok(Format::Yolo),
@@ -334,10 +275,7 @@ pub fn load(annotations: &Path, images: &Path, opts: &LoadOptions) -> Result<Dat
         None => detect_format(annotations)?,
     };
     let mut report = LoadReport::default();
-    let mut checker = BoxChecker {
-        report: &mut report,
-        strict: opts.strict,
-    };
+    let mut checker = BoxChecker { report: &mut report, strict: opts.strict };
     let (categories, category_ids, images_out) = match format {
         Format::Coco => crate::formats::coco::read(annotations, images, &mut checker)?,
         Format::Voc => crate::formats::voc::read(annotations, images, &mut checker)?,
@@ -365,9 +303,7 @@ mod tests {
         assert!(resolve_under(root, "x/y.jpg", f, "e").is_ok());
         assert!(resolve_under(root, "./y.jpg", f, "e").is_ok());
         for bad in ["../y.jpg", "x/../../y.jpg", "/etc/passwd", "", "  "] {
-            let e = resolve_under(root, bad, f, "images[3]")
-                .unwrap_err()
-                .to_string();
+            let e = resolve_under(root, bad, f, "images[3]").unwrap_err().to_string();
             assert!(e.contains("a.json: images[3]:"), "{e}");
         }
     }

@@ -14,18 +14,10 @@ pub struct DataError {
 
 impl DataError {
     pub fn new(file: impl AsRef<Path>, message: impl Into<String>) -> Self {
-        DataError {
-            file: file.as_ref().to_path_buf(),
-            entry: None,
-            message: one_line(message.into()),
-        }
+        DataError { file: file.as_ref().to_path_buf(), entry: None, message: one_line(message.into()) }
     }
 
-    pub fn at(
-        file: impl AsRef<Path>,
-        entry: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn at(file: impl AsRef<Path>, entry: impl Into<String>, message: impl Into<String>) -> Self {
         DataError {
             file: file.as_ref().to_path_buf(),
             entry: Some(one_line(entry.into())),
@@ -40,11 +32,7 @@ impl DataError {
 }
 
 fn one_line(s: String) -> String {
-    if s.contains('\n') {
-        s.split_whitespace().collect::<Vec<_>>().join(" ")
-    } else {
-        s
-    }
+    if s.contains('\n') { s.split_whitespace().collect::<Vec<_>>().join(" ") } else { s }
 }
 
 impl fmt::Display for DataError {

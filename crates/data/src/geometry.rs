@@ -14,12 +14,7 @@ pub struct BBox {
 
 impl From<[f64; 4]> for BBox {
     fn from(a: [f64; 4]) -> Self {
-        BBox {
-            x: a[0],
-            y: a[1],
-            w: a[2],
-            h: a[3],
-        }
+        BBox { x: a[0], y: a[1], w: a[2], h: a[3] }
     }
 }
 
@@ -36,12 +31,7 @@ impl BBox {
 
     /// From corners `(x1, y1, x2, y2)`.
     pub fn from_corners(x1: f64, y1: f64, x2: f64, y2: f64) -> Self {
-        BBox {
-            x: x1,
-            y: y1,
-            w: x2 - x1,
-            h: y2 - y1,
-        }
+        BBox { x: x1, y: y1, w: x2 - x1, h: y2 - y1 }
     }
 
     pub fn x2(&self) -> f64 {
@@ -63,11 +53,7 @@ impl BBox {
 
     /// Finite coordinates and a strictly positive width and height.
     pub fn is_proper(&self) -> bool {
-        [self.x, self.y, self.w, self.h]
-            .iter()
-            .all(|v| v.is_finite())
-            && self.w > 0.0
-            && self.h > 0.0
+        [self.x, self.y, self.w, self.h].iter().all(|v| v.is_finite()) && self.w > 0.0 && self.h > 0.0
     }
 
     /// Area of the overlap with `o` (0 when they only share an edge).
@@ -79,11 +65,7 @@ impl BBox {
 
     pub fn iou(&self, o: &BBox) -> f64 {
         let i = self.intersection(o);
-        if i == 0.0 {
-            0.0
-        } else {
-            i / (self.area() + o.area() - i)
-        }
+        if i == 0.0 { 0.0 } else { i / (self.area() + o.area() - i) }
     }
 
     /// The part of the box inside `[0, width] x [0, height]`, if it has any area.
@@ -98,22 +80,14 @@ impl BBox {
 
     /// True when `o` lies inside this box (up to `eps` pixels).
     pub fn contains(&self, o: &BBox, eps: f64) -> bool {
-        o.x >= self.x - eps
-            && o.y >= self.y - eps
-            && o.x2() <= self.x2() + eps
-            && o.y2() <= self.y2() + eps
+        o.x >= self.x - eps && o.y >= self.y - eps && o.x2() <= self.x2() + eps && o.y2() <= self.y2() + eps
     }
 
     /// Every coordinate rounded to `1 / 10^decimals` of a pixel.
     pub fn rounded(&self, decimals: i32) -> BBox {
         let f = 10f64.powi(decimals);
         let r = |v: f64| (v * f).round() / f;
-        BBox {
-            x: r(self.x),
-            y: r(self.y),
-            w: r(self.w),
-            h: r(self.h),
-        }
+        BBox { x: r(self.x), y: r(self.y), w: r(self.w), h: r(self.h) }
     }
 }
 
@@ -136,10 +110,7 @@ impl Rect {
     }
 
     pub fn contains_rect(&self, o: &Rect) -> bool {
-        o.x >= self.x
-            && o.y >= self.y
-            && o.x + o.w <= self.x + self.w
-            && o.y + o.h <= self.y + self.h
+        o.x >= self.x && o.y >= self.y && o.x + o.w <= self.x + self.w && o.y + o.h <= self.y + self.h
     }
 
     pub fn area(&self) -> u64 {
@@ -155,19 +126,13 @@ mod tests {
     fn iou_of_identical_and_disjoint_boxes() {
         let a = BBox::new(0.0, 0.0, 10.0, 10.0);
         assert_eq!(a.iou(&a), 1.0);
-        assert_eq!(
-            a.iou(&BBox::new(10.0, 0.0, 5.0, 5.0)),
-            0.0,
-            "sharing an edge is no overlap"
-        );
+        assert_eq!(a.iou(&BBox::new(10.0, 0.0, 5.0, 5.0)), 0.0, "sharing an edge is no overlap");
         assert!((a.iou(&BBox::new(5.0, 0.0, 10.0, 10.0)) - 50.0 / 150.0).abs() < 1e-12);
     }
 
     #[test]
     fn clip_keeps_inside_part_and_drops_outside_boxes() {
-        let b = BBox::new(-5.0, 90.0, 20.0, 20.0)
-            .clip(100.0, 100.0)
-            .unwrap();
+        let b = BBox::new(-5.0, 90.0, 20.0, 20.0).clip(100.0, 100.0).unwrap();
         assert_eq!(b, BBox::new(0.0, 90.0, 15.0, 10.0));
         assert!(BBox::new(120.0, 0.0, 5.0, 5.0).clip(100.0, 100.0).is_none());
     }

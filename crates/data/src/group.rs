@@ -46,10 +46,7 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds {
-            tall: 0.5,
-            wide: 1.5,
-        }
+        Thresholds { tall: 0.5, wide: 1.5 }
     }
 }
 

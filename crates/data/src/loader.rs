@@ -50,12 +50,7 @@ pub struct LoaderConfig {
 
 impl Default for LoaderConfig {
     fn default() -> Self {
-        LoaderConfig {
-            batch: 16,
-            threads: 2,
-            prefetch: 2,
-            start: 0,
-        }
+        LoaderConfig { batch: 16, threads: 2, prefetch: 2, start: 0 }
     }
 }
 
@@ -74,22 +69,10 @@ pub struct MontageMaker {
 }
 
 impl MontageMaker {
-    pub fn new(
-        assembler: Assembler,
-        set: Arc<SampleSet>,
-        source: Arc<dyn PixelSource>,
-    ) -> Result<MontageMaker> {
-        assembler
-            .template
-            .validate()
-            .map_err(|e| DataError::new("template", e))?;
+    pub fn new(assembler: Assembler, set: Arc<SampleSet>, source: Arc<dyn PixelSource>) -> Result<MontageMaker> {
+        assembler.template.validate().map_err(|e| DataError::new("template", e))?;
         let pools = Pools::new(&set).map_err(|e| DataError::new("samples", e))?;
-        Ok(MontageMaker {
-            assembler,
-            set,
-            pools: Arc::new(pools),
-            source,
-        })
+        Ok(MontageMaker { assembler, set, pools: Arc::new(pools), source })
     }
 
     /// Notes of the empty-group policy (what borrowed from what), for the run to print.
@@ -106,23 +89,13 @@ impl MontageMaker {
             .par_chunks_mut(plane)
             .enumerate()
             .map_init(fr::Resizer::new, |resizer, (k, out)| {
-                let m = self.assembler.assemble(
-                    &self.set,
-                    &self.pools,
-                    self.source.as_ref(),
-                    first + k as u64,
-                    resizer,
-                )?;
+                let m =
+                    self.assembler.assemble(&self.set, &self.pools, self.source.as_ref(), first + k as u64, resizer)?;
                 normalize_into(&m.rgb, out);
                 Ok(m.layout)
             })
             .collect();
-        Ok(Batch {
-            first,
-            canvas: c as u32,
-            data,
-            layouts: layouts.into_iter().collect::<Result<_>>()?,
-        })
+        Ok(Batch { first, canvas: c as u32, data, layouts: layouts.into_iter().collect::<Result<_>>()? })
     }
 }
 
@@ -158,18 +131,12 @@ impl Loader {
                 }
             })
             .map_err(|e| DataError::new("loader", e.to_string()))?;
-        Ok(Loader {
-            rx: Some(rx),
-            worker: Some(worker),
-        })
+        Ok(Loader { rx: Some(rx), worker: Some(worker) })
     }
 
     /// The next batch (an error ends the stream).
     pub fn next_batch(&mut self) -> Result<Batch> {
-        let rx = self
-            .rx
-            .as_ref()
-            .ok_or_else(|| DataError::new("loader", "the loader has stopped after an error"))?;
+        let rx = self.rx.as_ref().ok_or_else(|| DataError::new("loader", "the loader has stopped after an error"))?;
         match rx.recv() {
             Ok(Ok(b)) => Ok(b),
             Ok(Err(e)) => {

@@ -12,15 +12,13 @@ use crate::io::write_atomic;
 use crate::template::Layout;
 
 /// Region colours R1..R4 (green, red, yellow, blue as in the paper's figure).
-pub const REGION_COLORS: [[u8; 3]; 4] =
-    [[46, 204, 64], [255, 65, 54], [255, 220, 0], [0, 116, 217]];
+pub const REGION_COLORS: [[u8; 3]; 4] = [[46, 204, 64], [255, 65, 54], [255, 220, 0], [0, 116, 217]];
 
 /// Writes an RGB8 image as PNG, atomically.
 pub fn save_png(path: &Path, img: &RgbImage) -> Result<()> {
     write_atomic(path, |w| {
         let mut buf = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut buf), image::ImageFormat::Png)
-            .map_err(std::io::Error::other)?;
+        img.write_to(&mut std::io::Cursor::new(&mut buf), image::ImageFormat::Png).map_err(std::io::Error::other)?;
         std::io::Write::write_all(w, &buf)
     })
     .map_err(|e| DataError::new(path, format!("cannot write PNG: {}", e.message)))
@@ -35,12 +33,8 @@ pub fn montage_image(rgb: &[u8], canvas: u32) -> RgbImage {
 pub fn annotate(rgb: &[u8], layout: &Layout, names: &[&str; 4], scale: u32) -> RgbImage {
     let base = montage_image(rgb, layout.canvas);
     let s = scale.max(1);
-    let mut img = image::imageops::resize(
-        &base,
-        layout.canvas * s,
-        layout.canvas * s,
-        image::imageops::FilterType::Nearest,
-    );
+    let mut img =
+        image::imageops::resize(&base, layout.canvas * s, layout.canvas * s, image::imageops::FilterType::Nearest);
     let scaled = |r: Rect| Rect::new(r.x * s, r.y * s, r.w * s, r.h * s);
     for (i, r) in layout.regions().iter().enumerate() {
         let c = Rgb(REGION_COLORS[i]);
@@ -100,10 +94,7 @@ fn label(img: &mut RgbImage, text: &str, region: Rect, c: Rgb<u8>) {
         }
     }
     for (k, ch) in text.chars().enumerate() {
-        let glyph = font8x8::BASIC_FONTS
-            .get(ch)
-            .or_else(|| font8x8::BASIC_FONTS.get('?'))
-            .unwrap_or([0; 8]);
+        let glyph = font8x8::BASIC_FONTS.get(ch).or_else(|| font8x8::BASIC_FONTS.get('?')).unwrap_or([0; 8]);
         for (row, bits) in glyph.iter().enumerate() {
             for col in 0..8 {
                 if bits >> col & 1 == 1 {
@@ -116,18 +107,9 @@ fn label(img: &mut RgbImage, text: &str, region: Rect, c: Rgb<u8>) {
 
 /// A colour for `t` in [0, 1] (dark blue -> red -> yellow -> white, like "inferno").
 pub fn heat_color(t: f32) -> [u8; 3] {
-    const STOPS: [[f32; 3]; 5] = [
-        [0.0, 0.0, 4.0],
-        [87.0, 16.0, 110.0],
-        [188.0, 55.0, 84.0],
-        [249.0, 142.0, 9.0],
-        [252.0, 255.0, 164.0],
-    ];
-    let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
-    } else {
-        0.0
-    } * (STOPS.len() - 1) as f32;
+    const STOPS: [[f32; 3]; 5] =
+        [[0.0, 0.0, 4.0], [87.0, 16.0, 110.0], [188.0, 55.0, 84.0], [249.0, 142.0, 9.0], [252.0, 255.0, 164.0]];
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 } * (STOPS.len() - 1) as f32;
     let i = (t.floor() as usize).min(STOPS.len() - 2);
     let f = t - i as f32;
     std::array::from_fn(|c| (STOPS[i][c] + (STOPS[i + 1][c] - STOPS[i][c]) * f).round() as u8)
@@ -143,18 +125,14 @@ pub fn heatmap(values: &[f32], w: u32, h: u32) -> RgbImage {
         .copied()
         .unwrap_or(0.0);
     let scale = if top > 0.0 { 1.0 / top } else { 0.0 };
-    RgbImage::from_fn(w, h, |x, y| {
-        Rgb(heat_color(values[(y * w + x) as usize] * scale))
-    })
+    RgbImage::from_fn(w, h, |x, y| Rgb(heat_color(values[(y * w + x) as usize] * scale)))
 }
 
 /// `top` over `base` with opacity `alpha`.
 pub fn blend(base: &RgbImage, top: &RgbImage, alpha: f32) -> RgbImage {
     RgbImage::from_fn(base.width(), base.height(), |x, y| {
         let (b, t) = (base.get_pixel(x, y).0, top.get_pixel(x, y).0);
-        Rgb(std::array::from_fn(|c| {
-            (b[c] as f32 * (1.0 - alpha) + t[c] as f32 * alpha).round() as u8
-        }))
+        Rgb(std::array::from_fn(|c| (b[c] as f32 * (1.0 - alpha) + t[c] as f32 * alpha).round() as u8))
     })
 }
 

@@ -13,6 +13,8 @@ pub enum Purpose {
     Negatives = 2,
     Montage = 3,
     Preview = 4,
+    /// Weight initialisation of the networks.
+    Init = 5,
 }
 
 /// The stream for `(seed, purpose, index)`.
@@ -23,4 +25,24 @@ pub fn stream(seed: u64, purpose: Purpose, index: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::from_seed(key);
     rng.set_stream(index);
     rng
+}
+
+/// `n` draws from N(0, std^2) (Box-Muller), reproducible for a given stream.
+pub fn normal(rng: &mut impl rand::Rng, n: usize, std: f64) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n + 1);
+    while out.len() < n {
+        let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
+        let u2: f64 = rng.random();
+        let r = (-2.0 * u1.ln()).sqrt() * std;
+        let t = std::f64::consts::TAU * u2;
+        out.push((r * t.cos()) as f32);
+        out.push((r * t.sin()) as f32);
+    }
+    out.truncate(n);
+    out
+}
+
+/// `n` draws from U(-bound, bound).
+pub fn uniform(rng: &mut impl rand::Rng, n: usize, bound: f64) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-bound..bound) as f32).collect()
 }

@@ -104,18 +104,10 @@ fn positives(ds: &Dataset, cfg: &SampleConfig) -> Vec<Sample> {
 /// and staying inside the image.
 fn round_holding(b: &BBox, inner: &BBox, decimals: i32, width: u32, height: u32) -> BBox {
     let f = 10f64.powi(decimals);
-    let x1 = ((b.x * f).round() / f)
-        .min((inner.x * f).floor() / f)
-        .max(0.0);
-    let y1 = ((b.y * f).round() / f)
-        .min((inner.y * f).floor() / f)
-        .max(0.0);
-    let x2 = ((b.x2() * f).round() / f)
-        .max((inner.x2() * f).ceil() / f)
-        .min(width as f64);
-    let y2 = ((b.y2() * f).round() / f)
-        .max((inner.y2() * f).ceil() / f)
-        .min(height as f64);
+    let x1 = ((b.x * f).round() / f).min((inner.x * f).floor() / f).max(0.0);
+    let y1 = ((b.y * f).round() / f).min((inner.y * f).floor() / f).max(0.0);
+    let x2 = ((b.x2() * f).round() / f).max((inner.x2() * f).ceil() / f).min(width as f64);
+    let y2 = ((b.y2() * f).round() / f).max((inner.y2() * f).ceil() / f).min(height as f64);
     BBox::from_corners(x1, y1, x2, y2).rounded(decimals)
 }
 
@@ -126,9 +118,8 @@ fn negatives(ds: &Dataset, cfg: &SampleConfig, positives: &[Sample]) -> Vec<Samp
         return Vec::new();
     }
     let mut rng = stream(cfg.seed, Purpose::Negatives, 0);
-    let mut alive: Vec<usize> = (0..ds.images.len())
-        .filter(|&i| ds.images[i].width > 0 && ds.images[i].height > 0)
-        .collect();
+    let mut alive: Vec<usize> =
+        (0..ds.images.len()).filter(|&i| ds.images[i].width > 0 && ds.images[i].height > 0).collect();
     let mut failures = vec![0u32; ds.images.len()];
     let mut out = Vec::with_capacity(wanted);
     while out.len() < wanted && !alive.is_empty() {
@@ -173,10 +164,7 @@ pub struct Counts {
 }
 
 pub fn counts(samples: &[Sample], num_categories: usize) -> Counts {
-    let mut c = Counts {
-        per_category: vec![0; num_categories],
-        ..Default::default()
-    };
+    let mut c = Counts { per_category: vec![0; num_categories], ..Default::default() };
     for s in samples {
         c.per_group[s.group.index()] += 1;
         match s.label {

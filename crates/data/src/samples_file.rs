@@ -98,10 +98,7 @@ impl SampleSet {
 
     /// Name of a class index (including background).
     pub fn class_name(&self, label: usize) -> &str {
-        self.classes
-            .get(label)
-            .map(String::as_str)
-            .unwrap_or(BACKGROUND)
+        self.classes.get(label).map(String::as_str).unwrap_or(BACKGROUND)
     }
 
     /// Reads a sample file, checking every line.
@@ -112,8 +109,7 @@ impl SampleSet {
 
     /// Parses sample-file bytes; `path` names the file in errors.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<SampleSet> {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| DataError::new(path, format!("not UTF-8: {e}")))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| DataError::new(path, format!("not UTF-8: {e}")))?;
         let mut records = Vec::new();
         let thresholds = Thresholds::default();
         for (n, line) in text.lines().enumerate() {
@@ -121,16 +117,12 @@ impl SampleSet {
                 continue;
             }
             let entry = format!("line {}", n + 1);
-            let r: SampleRecord = serde_json::from_str(line)
-                .map_err(|e| DataError::at(path, &entry, e.to_string()))?;
+            let r: SampleRecord = serde_json::from_str(line).map_err(|e| DataError::at(path, &entry, e.to_string()))?;
             if !r.bbox.is_proper() || r.bbox.x < 0.0 || r.bbox.y < 0.0 {
                 return Err(DataError::at(
                     path,
                     &entry,
-                    format!(
-                        "bbox {:?} is not a proper box inside an image",
-                        <[f64; 4]>::from(r.bbox)
-                    ),
+                    format!("bbox {:?} is not a proper box inside an image", <[f64; 4]>::from(r.bbox)),
                 ));
             }
             let g = thresholds.group(r.bbox.aspect());
@@ -158,11 +150,7 @@ impl SampleSet {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let class_index: HashMap<&str, usize> = classes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.as_str(), i))
-            .collect();
+        let class_index: HashMap<&str, usize> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
         let mut image_index: HashMap<&str, usize> = HashMap::new();
         let mut images = Vec::new();
         let mut samples = Vec::with_capacity(records.len());
@@ -172,24 +160,10 @@ impl SampleSet {
                 images.push(r.image.clone());
                 images.len() - 1
             });
-            let label = class_index
-                .get(r.category.as_str())
-                .copied()
-                .unwrap_or(classes.len());
+            let label = class_index.get(r.category.as_str()).copied().unwrap_or(classes.len());
             by_group[r.group.index()].push(samples.len());
-            samples.push(SetSample {
-                image,
-                bbox: r.bbox,
-                label,
-                group: r.group,
-            });
+            samples.push(SetSample { image, bbox: r.bbox, label, group: r.group });
         }
-        Ok(SampleSet {
-            classes,
-            images,
-            samples,
-            by_group,
-            hash: blake3::hash(bytes).to_hex().to_string(),
-        })
+        Ok(SampleSet { classes, images, samples, by_group, hash: blake3::hash(bytes).to_hex().to_string() })
     }
 }

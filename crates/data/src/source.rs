@@ -33,22 +33,15 @@ pub struct ImageSource {
 
 impl ImageSource {
     pub fn new(root: impl AsRef<Path>) -> Self {
-        ImageSource {
-            root: root.as_ref().to_path_buf(),
-        }
+        ImageSource { root: root.as_ref().to_path_buf() }
     }
 }
 
 /// Decodes an image file to RGB8.
 pub fn decode_rgb(path: &Path) -> Result<image::RgbImage> {
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| DataError::new(path, format!("cannot open image: {e}")))?;
-    let reader = reader
-        .with_guessed_format()
-        .map_err(|e| DataError::new(path, format!("cannot read image: {e}")))?;
-    let img = reader
-        .decode()
-        .map_err(|e| DataError::new(path, format!("cannot decode image: {e}")))?;
+    let reader = image::ImageReader::open(path).map_err(|e| DataError::new(path, format!("cannot open image: {e}")))?;
+    let reader = reader.with_guessed_format().map_err(|e| DataError::new(path, format!("cannot read image: {e}")))?;
+    let img = reader.decode().map_err(|e| DataError::new(path, format!("cannot decode image: {e}")))?;
     Ok(img.into_rgb8())
 }
 
@@ -62,19 +55,10 @@ impl PixelSource for ImageSource {
         if s.bbox.x2() > w as f64 + 1e-6 || s.bbox.y2() > h as f64 + 1e-6 {
             return Err(DataError::new(
                 &path,
-                format!(
-                    "sample box {:?} reaches outside the {w}x{h} image",
-                    <[f64; 4]>::from(s.bbox)
-                ),
+                format!("sample box {:?} reaches outside the {w}x{h} image", <[f64; 4]>::from(s.bbox)),
             ));
         }
-        Ok(SampleView {
-            pixels: Cow::Owned(img.into_raw()),
-            width: w,
-            height: h,
-            bbox: s.bbox,
-            origin: path,
-        })
+        Ok(SampleView { pixels: Cow::Owned(img.into_raw()), width: w, height: h, bbox: s.bbox, origin: path })
     }
 
     fn kind(&self) -> &'static str {

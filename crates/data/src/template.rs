@@ -39,10 +39,7 @@ pub struct Template {
 
 impl Default for Template {
     fn default() -> Self {
-        Template {
-            canvas: 224,
-            split: Split::Fixed(64),
-        }
+        Template { canvas: 224, split: Split::Fixed(64) }
     }
 }
 
@@ -52,10 +49,7 @@ pub const REGION_GROUPS: [Group; 4] = [Group::S, Group::W, Group::T, Group::S];
 impl Template {
     /// The paper's template scaled to `canvas` (split = canvas * 64 / 224, rounded).
     pub fn scaled(canvas: u32) -> Template {
-        Template {
-            canvas,
-            split: Split::Fixed(((canvas as f64) * 64.0 / 224.0).round() as u32),
-        }
+        Template { canvas, split: Split::Fixed(((canvas as f64) * 64.0 / 224.0).round() as u32) }
     }
 
     /// Checks that every region is at least one pixel on each side.
@@ -70,10 +64,7 @@ impl Template {
             return Err(format!("random split {min}..={max} step {step} is empty"));
         }
         if lo == 0 || hi >= self.canvas {
-            return Err(format!(
-                "split must lie strictly inside the canvas (1..{}), got {lo}..={hi}",
-                self.canvas
-            ));
+            return Err(format!("split must lie strictly inside the canvas (1..{}), got {lo}..={hi}", self.canvas));
         }
         Ok(())
     }
@@ -82,10 +73,7 @@ impl Template {
     pub fn split_bounds(&self) -> (u32, u32) {
         match self.split {
             Split::Fixed(s) => (s, s),
-            Split::Random { min, max, step } => (
-                min,
-                min + (max.saturating_sub(min) / step.max(1)) * step.max(1),
-            ),
+            Split::Random { min, max, step } => (min, min + (max.saturating_sub(min) / step.max(1)) * step.max(1)),
         }
     }
 
@@ -101,10 +89,7 @@ impl Template {
             Split::Fixed(s) => (s, s),
             Split::Random { min, max, step } => {
                 let n = (max - min) / step + 1;
-                (
-                    min + rng.random_range(0..n) * step,
-                    min + rng.random_range(0..n) * step,
-                )
+                (min + rng.random_range(0..n) * step, min + rng.random_range(0..n) * step)
             }
         }
     }
@@ -149,9 +134,7 @@ impl Layout {
     /// Binary mask M^i of region `i`, row-major `canvas x canvas`.
     pub fn mask(&self, i: usize) -> Vec<bool> {
         let c = self.canvas;
-        (0..c * c)
-            .map(|p| self.region_at(p % c, p / c) == i)
-            .collect()
+        (0..c * c).map(|p| self.region_at(p % c, p / c) == i).collect()
     }
 
     /// Region masks at a feature-map resolution: cell `(j, k)` of a `side x side` map belongs
@@ -201,30 +184,9 @@ mod tests {
     #[test]
     fn scaled_template_and_validation() {
         assert_eq!(Template::scaled(448).split, Split::Fixed(128));
-        assert!(
-            Template {
-                canvas: 224,
-                split: Split::Fixed(0)
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            Template {
-                canvas: 224,
-                split: Split::Fixed(224)
-            }
-            .validate()
-            .is_err()
-        );
-        let t = Template {
-            canvas: 224,
-            split: Split::Random {
-                min: 32,
-                max: 96,
-                step: 32,
-            },
-        };
+        assert!(Template { canvas: 224, split: Split::Fixed(0) }.validate().is_err());
+        assert!(Template { canvas: 224, split: Split::Fixed(224) }.validate().is_err());
+        let t = Template { canvas: 224, split: Split::Random { min: 32, max: 96, step: 32 } };
         assert!(t.validate().is_ok());
         assert_eq!(t.max_region_side(), 192);
     }

@@ -22,9 +22,7 @@ const COLORS: [[u8; 3]; 4] = [[250, 10, 10], [10, 250, 10], [10, 10, 250], [200,
 /// Four solid-colour images and a sample file with 2 S, 1 T and 1 W sample (one per image).
 fn solid_set(dir: &Path) -> PathBuf {
     for (i, c) in COLORS.iter().enumerate() {
-        image::RgbImage::from_pixel(300, 200, image::Rgb(*c))
-            .save(dir.join(format!("{i}.png")))
-            .unwrap();
+        image::RgbImage::from_pixel(300, 200, image::Rgb(*c)).save(dir.join(format!("{i}.png"))).unwrap();
     }
     let lines = [
         r#"{"image":"0.png","bbox":[10.5,20.25,50.0,40.0],"category":"a","group":"S","gt_bbox":null}"#,
@@ -38,12 +36,7 @@ fn solid_set(dir: &Path) -> PathBuf {
 }
 
 fn assembler(seed: u64) -> Assembler {
-    Assembler {
-        template: Template::default(),
-        mode: FitMode::PadCrop,
-        params: FitParams::default(),
-        seed,
-    }
+    Assembler { template: Template::default(), mode: FitMode::PadCrop, params: FitParams::default(), seed }
 }
 
 #[test]
@@ -55,10 +48,7 @@ fn solid_montages_are_exact_pixel_for_pixel() {
     let mut rz = Resizer::new();
     for mode in [FitMode::PadCrop, FitMode::Warp, FitMode::Resize] {
         for i in 0..12 {
-            let a = Assembler {
-                mode,
-                ..assembler(3)
-            };
+            let a = Assembler { mode, ..assembler(3) };
             let m = a.assemble(&set, &pools, &src, i, &mut rz).unwrap();
             let l = &m.layout;
             // R1 holds the smaller S sample (image 0), R4 the larger (image 1), R2 the W, R3 the T.
@@ -70,17 +60,9 @@ fn solid_montages_are_exact_pixel_for_pixel() {
                     let r = l.region_at(x, y);
                     assert!(regions[r].contains_point(x, y));
                     let px = &m.rgb[(y as usize * 224 + x as usize) * 3..][..3];
-                    let want: [u8; 3] = if l.content[r].contains_point(x, y) {
-                        COLORS[l.samples[r] % 4]
-                    } else {
-                        [0, 0, 0]
-                    };
-                    assert_eq!(
-                        px,
-                        want,
-                        "{mode:?} montage {i} pixel ({x}, {y}) region R{}",
-                        r + 1
-                    );
+                    let want: [u8; 3] =
+                        if l.content[r].contains_point(x, y) { COLORS[l.samples[r] % 4] } else { [0, 0, 0] };
+                    assert_eq!(px, want, "{mode:?} montage {i} pixel ({x}, {y}) region R{}", r + 1);
                 }
             }
             if mode == FitMode::Warp {
@@ -97,9 +79,7 @@ fn gradient_px(x: u32, y: u32) -> [u8; 3] {
 #[test]
 fn render_golden_identity_scale_with_flip() {
     let (w, h) = (50u32, 30u32);
-    let pixels: Vec<u8> = (0..h)
-        .flat_map(|y| (0..w).flat_map(move |x| gradient_px(x, y)))
-        .collect();
+    let pixels: Vec<u8> = (0..h).flat_map(|y| (0..w).flat_map(move |x| gradient_px(x, y))).collect();
     let view = SampleView {
         pixels: Cow::Owned(pixels),
         width: w,
@@ -109,12 +89,7 @@ fn render_golden_identity_scale_with_flip() {
     };
     for flip in [false, true] {
         // Visible: columns 15..25 and rows 5..17 of the image, at scale 1, into (3, 4, 10, 12).
-        let p = Placement {
-            crop: [0.25, 0.0, 0.5, 1.0],
-            dst: Rect::new(3, 4, 10, 12),
-            flip,
-            scaled: (20, 12),
-        };
+        let p = Placement { crop: [0.25, 0.0, 0.5, 1.0], dst: Rect::new(3, 4, 10, 12), flip, scaled: (20, 12) };
         let side = 32u32;
         let mut canvas = vec![0u8; (side * side * 3) as usize];
         render(&view, &p, &mut canvas, side, &mut Resizer::new()).unwrap();
@@ -137,19 +112,8 @@ fn render_golden_identity_scale_with_flip() {
 /// Samples of the embedded default data set, written to `dir`.
 fn default_samples(dir: &Path) -> (PathBuf, PathBuf) {
     let d = common::default_data();
-    let ds = load(
-        &d.join("annotations/train.json"),
-        &d.join("train"),
-        &LoadOptions::default(),
-    )
-    .unwrap();
-    let samples = select(
-        &ds,
-        &SampleConfig {
-            seed: 5,
-            ..Default::default()
-        },
-    );
+    let ds = load(&d.join("annotations/train.json"), &d.join("train"), &LoadOptions::default()).unwrap();
+    let samples = select(&ds, &SampleConfig { seed: 5, ..Default::default() });
     let p = dir.join("samples.jsonl");
     samples_file::write(&p, &samples_file::records(&ds, &samples)).unwrap();
     (p, d.join("train"))
@@ -159,22 +123,8 @@ fn maker(set: &Arc<SampleSet>, source: Arc<dyn PixelSource>, seed: u64) -> Monta
     MontageMaker::new(assembler(seed), set.clone(), source).unwrap()
 }
 
-fn collect(
-    maker: MontageMaker,
-    threads: usize,
-    start: u64,
-    batches: usize,
-) -> Vec<montage_data::loader::Batch> {
-    let mut l = Loader::new(
-        maker,
-        &LoaderConfig {
-            batch: 3,
-            threads,
-            prefetch: 2,
-            start,
-        },
-    )
-    .unwrap();
+fn collect(maker: MontageMaker, threads: usize, start: u64, batches: usize) -> Vec<montage_data::loader::Batch> {
+    let mut l = Loader::new(maker, &LoaderConfig { batch: 3, threads, prefetch: 2, start }).unwrap();
     (0..batches).map(|_| l.next_batch().unwrap()).collect()
 }
 
@@ -208,28 +158,16 @@ fn cache_matches_images_and_refuses_what_it_was_not_built_from() {
     let set = Arc::new(SampleSet::read(&samples).unwrap());
     let out = dir.path().join("sub/crops.bin");
     cache::build(&set, &images, &out, cache::DEFAULT_MAX_SIDE, &|_| {}).unwrap();
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(
-        leftovers,
-        vec!["crops.bin"],
-        "no temporary file is left behind"
-    );
+    let leftovers: Vec<_> =
+        std::fs::read_dir(dir.path().join("sub")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers, vec!["crops.bin"], "no temporary file is left behind");
 
     let c: Arc<dyn PixelSource> = Arc::new(CropCache::open(&out, &set, &images).unwrap());
     let from_cache = collect(maker(&set, c, 4), 2, 0, 2);
     let from_images = collect(maker(&set, Arc::new(ImageSource::new(&images)), 4), 2, 0, 2);
     for (a, b) in from_cache.iter().zip(&from_images) {
         assert_eq!(a.layouts, b.layouts);
-        let mad = a
-            .data
-            .iter()
-            .zip(&b.data)
-            .map(|(x, y)| (x - y).abs() as f64)
-            .sum::<f64>()
-            / a.data.len() as f64;
+        let mad = a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs() as f64).sum::<f64>() / a.data.len() as f64;
         // Normalised units: 0.02 is about 1.2 grey levels on average.
         assert!(mad < 0.02, "cache and images differ by {mad} on average");
     }
@@ -240,14 +178,8 @@ fn cache_matches_images_and_refuses_what_it_was_not_built_from() {
     let other_path = dir.path().join("other.jsonl");
     std::fs::write(&other_path, other).unwrap();
     let other_set = SampleSet::read(&other_path).unwrap();
-    let e = CropCache::open(&out, &other_set, &images)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        e.contains("crops.bin") && e.contains("other samples"),
-        "{e}"
-    );
+    let e = CropCache::open(&out, &other_set, &images).err().unwrap().to_string();
+    assert!(e.contains("crops.bin") && e.contains("other samples"), "{e}");
 
     // A template that needs larger crops than were stored: refused.
     let small = dir.path().join("small.bin");
@@ -263,10 +195,7 @@ fn cache_matches_images_and_refuses_what_it_was_not_built_from() {
     let bytes = std::fs::read(&out).unwrap();
     let cut = dir.path().join("cut.bin");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let e = CropCache::open(&cut, &set, &images)
-        .err()
-        .unwrap()
-        .to_string();
+    let e = CropCache::open(&cut, &set, &images).err().unwrap().to_string();
     assert!(e.contains("cut.bin: not a montage crop cache"), "{e}");
 }
 
@@ -277,28 +206,17 @@ fn cache_refuses_changed_images_and_failed_builds_leave_nothing() {
     let out = dir.path().join("c.bin");
     cache::build(&set, dir.path(), &out, 240, &|_| {}).unwrap();
     assert!(CropCache::open(&out, &set, dir.path()).is_ok());
-    image::RgbImage::from_pixel(300, 200, image::Rgb([1, 2, 3]))
-        .save(dir.path().join("2.png"))
-        .unwrap();
-    let e = CropCache::open(&out, &set, dir.path())
-        .err()
-        .unwrap()
-        .to_string();
+    image::RgbImage::from_pixel(300, 200, image::Rgb([1, 2, 3])).save(dir.path().join("2.png")).unwrap();
+    let e = CropCache::open(&out, &set, dir.path()).err().unwrap().to_string();
     assert!(e.contains("changed since the cache was built"), "{e}");
 
     std::fs::remove_file(dir.path().join("3.png")).unwrap();
     let out2 = dir.path().join("d.bin");
-    let e = cache::build(&set, dir.path(), &out2, 240, &|_| {})
-        .unwrap_err()
-        .to_string();
+    let e = cache::build(&set, dir.path(), &out2, 240, &|_| {}).unwrap_err().to_string();
     assert!(e.contains("3.png"), "{e}");
     assert!(!out2.exists());
     assert!(
-        std::fs::read_dir(dir.path()).unwrap().all(|e| !e
-            .unwrap()
-            .file_name()
-            .to_string_lossy()
-            .ends_with(".tmp"))
+        std::fs::read_dir(dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".tmp"))
     );
 }
 
@@ -306,7 +224,11 @@ fn cache_refuses_changed_images_and_failed_builds_leave_nothing() {
 fn empty_groups_borrow_and_say_so() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("s.jsonl");
-    std::fs::write(&p, "{\"image\":\"a.png\",\"bbox\":[0,0,10,10],\"category\":\"x\",\"group\":\"S\",\"gt_bbox\":null}\n").unwrap();
+    std::fs::write(
+        &p,
+        "{\"image\":\"a.png\",\"bbox\":[0,0,10,10],\"category\":\"x\",\"group\":\"S\",\"gt_bbox\":null}\n",
+    )
+    .unwrap();
     let set = SampleSet::read(&p).unwrap();
     let pools = Pools::new(&set).unwrap();
     assert_eq!(pools.notes.len(), 2, "{:?}", pools.notes);
@@ -328,22 +250,13 @@ fn sample_file_errors_name_the_line() {
     let p = dir.path().join("s.jsonl");
     let good = r#"{"image":"a.png","bbox":[0,0,10,10],"category":"x","group":"S","gt_bbox":null}"#;
     for (bad, needle) in [
-        (
-            r#"{"image":"a.png","bbox":[0,0,10,10],"category":"x","group":"T","gt_bbox":null}"#,
-            "group T does not match",
-        ),
+        (r#"{"image":"a.png","bbox":[0,0,10,10],"category":"x","group":"T","gt_bbox":null}"#, "group T does not match"),
         (
             r#"{"image":"../a.png","bbox":[0,0,10,10],"category":"x","group":"S","gt_bbox":null}"#,
             "not a plain relative path",
         ),
-        (
-            r#"{"image":"a.png","bbox":[0,0,0,10],"category":"x","group":"S","gt_bbox":null}"#,
-            "not a proper box",
-        ),
-        (
-            r#"{"image":"a.png","bbox":[0,0,10,10],"category":"x","group":"Q","gt_bbox":null}"#,
-            "unknown variant `Q`",
-        ),
+        (r#"{"image":"a.png","bbox":[0,0,0,10],"category":"x","group":"S","gt_bbox":null}"#, "not a proper box"),
+        (r#"{"image":"a.png","bbox":[0,0,10,10],"category":"x","group":"Q","gt_bbox":null}"#, "unknown variant `Q`"),
         (r#"{"image":"a.png","bbox":[0,0,10,10]"#, "EOF"),
     ] {
         std::fs::write(&p, format!("{good}\n{bad}\n")).unwrap();

@@ -30,13 +30,7 @@ pub fn estimate(
     canvas: usize,
     batches: impl IntoIterator<Item = Vec<f32>>,
 ) -> ErfMaps {
-    estimate_with(
-        |x| backbone.forward_c5(x, BnMode::Eval),
-        device,
-        canvas,
-        feature_side(canvas),
-        batches,
-    )
+    estimate_with(|x| backbone.forward_c5(x, BnMode::Eval), device, canvas, feature_side(canvas), batches)
 }
 
 /// [`estimate`] for any network `forward` whose output map is `side x side`.
@@ -58,32 +52,18 @@ pub fn estimate_with(
     }
     let selector = Tensor::<4>::from_data(TensorData::new(sel, [p, 1, side, side]), device);
     for batch in batches {
-        assert_eq!(
-            batch.len(),
-            p * 3 * plane,
-            "an ERF batch holds side^2 montages"
-        );
-        let x = Tensor::<4>::from_data(TensorData::new(batch, [p, 3, canvas, canvas]), device)
-            .require_grad();
+        assert_eq!(batch.len(), p * 3 * plane, "an ERF batch holds side^2 montages");
+        let x = Tensor::<4>::from_data(TensorData::new(batch, [p, 3, canvas, canvas]), device).require_grad();
         let feats = forward(x.clone());
         assert_eq!(feats.dims()[2], side, "feature side");
         let grads = (feats * selector.clone()).sum().backward();
         let g = x.grad(&grads).expect("the input requires a gradient");
-        let g: Vec<f32> = g
-            .abs()
-            .sum_dim(1)
-            .into_data()
-            .try_to_vec()
-            .expect("f32 gradient");
+        let g: Vec<f32> = g.abs().sum_dim(1).into_data().try_to_vec().expect("f32 gradient");
         for (acc, v) in maps.iter_mut().zip(&g) {
             *acc += *v as f64;
         }
         count += 1;
     }
     let inv = 1.0 / count.max(1) as f64;
-    ErfMaps {
-        side,
-        canvas,
-        maps: maps.into_iter().map(|v| (v * inv) as f32).collect(),
-    }
+    ErfMaps { side, canvas, maps: maps.into_iter().map(|v| (v * inv) as f32).collect() }
 }

@@ -32,9 +32,7 @@ impl std::str::FromStr for LossKind {
             "erf" => Ok(LossKind::Erf),
             "block" => Ok(LossKind::Block),
             "global" => Ok(LossKind::Global),
-            _ => Err(format!(
-                "unknown loss '{s}' (expected erf, block or global)"
-            )),
+            _ => Err(format!("unknown loss '{s}' (expected erf, block or global)")),
         }
     }
 }
@@ -48,9 +46,7 @@ pub struct LossOutput {
 /// Cells of each region of one layout (cell-centre rule) and the number of regions that
 /// have at least one cell.
 fn region_cells(l: &Layout, side: usize) -> ([usize; 4], Vec<usize>) {
-    let cells: Vec<usize> = (0..side * side)
-        .map(|p| cell_region(p, side, l.canvas, l.split_x, l.split_y))
-        .collect();
+    let cells: Vec<usize> = (0..side * side).map(|p| cell_region(p, side, l.canvas, l.split_x, l.split_y)).collect();
     let mut count = [0usize; 4];
     for &r in &cells {
         count[r] += 1;
@@ -136,10 +132,7 @@ pub fn loss(
             (target * log_softmax(pooled, 1)).sum().neg()
         }
     };
-    LossOutput {
-        loss,
-        region_logits: region_logits.detach(),
-    }
+    LossOutput { loss, region_logits: region_logits.detach() }
 }
 
 /// Per-region accuracy (R1..R4) of the region-pooled logits against the layouts' labels.
@@ -150,12 +143,7 @@ pub fn region_accuracy(region_logits: Tensor<3>, layouts: &[Layout]) -> [f64; 4]
     for (b, l) in layouts.iter().enumerate() {
         for i in 0..4 {
             let row = &v[(b * 4 + i) * k..(b * 4 + i + 1) * k];
-            let arg = row
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(j, _)| j)
-                .unwrap_or(0);
+            let arg = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(j, _)| j).unwrap_or(0);
             acc[i] += (arg == l.labels[i]) as u8 as f64 / n as f64;
         }
     }

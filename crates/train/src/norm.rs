@@ -64,17 +64,8 @@ impl BatchNorm2d {
             BnMode::Train => {
                 let [n, _, h, w] = x.dims();
                 let count = (n * h * w) as f64;
-                let r = burn::tensor::module::batch_norm_train(
-                    x,
-                    self.weight.val(),
-                    self.bias.val(),
-                    self.epsilon,
-                );
-                let unbiased = if count > 1.0 {
-                    count / (count - 1.0)
-                } else {
-                    1.0
-                };
+                let r = burn::tensor::module::batch_norm_train(x, self.weight.val(), self.bias.val(), self.epsilon);
+                let unbiased = if count > 1.0 { count / (count - 1.0) } else { 1.0 };
                 let m = self.momentum;
                 let mean = self
                     .running_mean

@@ -35,12 +35,23 @@ pub struct MontageNet {
 }
 
 impl MontageNet {
-    pub fn new(arch: Arch, num_classes: usize, device: &Device) -> MontageNet {
+    /// Initialised from `seed` (torchvision's init for the backbone, PyTorch's default
+    /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the head).
+    pub fn new(arch: Arch, num_classes: usize, seed: u64, device: &Device) -> MontageNet {
         let c = arch.out_channels()[2];
-        MontageNet {
-            backbone: ResNet::new(arch, device),
-            head: Conv2dConfig::new([c, num_classes], [1, 1]).init(device),
-        }
+        let mut head =
+            Conv2dConfig::new([c, num_classes], [1, 1]).with_initializer(burn::nn::Initializer::Zeros).init(device);
+        let bound = 1.0 / (c as f64).sqrt();
+        let mut rng = montage_data::rng::stream(seed, montage_data::rng::Purpose::Init, u64::MAX);
+        let w = montage_data::rng::uniform(&mut rng, num_classes * c, bound);
+        let b = montage_data::rng::uniform(&mut rng, num_classes, bound);
+        head.weight = burn::module::Param::from_tensor(Tensor::<4>::from_data(
+            TensorData::new(w, [num_classes, c, 1, 1]),
+            device,
+        ));
+        head.bias =
+            Some(burn::module::Param::from_tensor(Tensor::<1>::from_data(TensorData::new(b, [num_classes]), device)));
+        MontageNet { backbone: ResNet::init(arch, seed, device), head }
     }
 
     /// Logits `N x (C+1) x s x s`.
@@ -61,6 +72,10 @@ pub struct PretrainConfig {
     pub size: u32,
     /// Template cut; defaults to size x 64 / 224.
     pub split: Option<u32>,
+    /// A random cut per montage and axis, "MIN:MAX:STEP" (overrides `split`).
+    pub random_split: Option<String>,
+    /// torchvision-named safetensors to start the backbone from (instead of random init).
+    pub init: Option<PathBuf>,
     pub loss: LossKind,
     /// padcrop, warp or resize.
     pub mode: String,
@@ -91,6 +106,8 @@ impl Default for PretrainConfig {
             batch: 16,
             size: 224,
             split: None,
+            random_split: None,
+            init: None,
             loss: LossKind::Erf,
             mode: "padcrop".into(),
             seed: 0,
@@ -129,11 +146,7 @@ impl PretrainConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.iters == 0
-            || self.batch == 0
-            || self.checkpoint_every == 0
-            || self.erf_montages == 0
-        {
+        if self.iters == 0 || self.batch == 0 || self.checkpoint_every == 0 || self.erf_montages == 0 {
             bail!("iters, batch, checkpoint-every and erf-montages must be at least 1");
         }
         if !(0.0..=1.0).contains(&self.tau) {
@@ -171,11 +184,7 @@ struct State {
 pub fn optimizer(cfg: &PretrainConfig) -> ModuleOptimizer {
     // PyTorch semantics: no dampening (burn's MomentumConfig defaults to 0.1).
     SgdConfig::new()
-        .with_momentum(Some(
-            MomentumConfig::new()
-                .with_momentum(cfg.momentum)
-                .with_dampening(0.0),
-        ))
+        .with_momentum(Some(MomentumConfig::new().with_momentum(cfg.momentum).with_dampening(0.0)))
         .with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)))
         .init()
 }
@@ -196,9 +205,7 @@ fn save_checkpoint(
     std::fs::create_dir_all(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
     model.backbone.sync_running_stats();
     let mut store = BurnpackStore::from_file(tmp.join("model.bpk")).overwrite(true);
-    model
-        .save_into(&mut store)
-        .map_err(|e| anyhow::anyhow!("{}: cannot save the model: {e:?}", tmp.display()))?;
+    model.save_into(&mut store).map_err(|e| anyhow::anyhow!("{}: cannot save the model: {e:?}", tmp.display()))?;
     optim
         .save(tmp.join("optim.bpk"))
         .map_err(|e| anyhow::anyhow!("{}: cannot save the optimiser: {e:?}", tmp.display()))?;
@@ -206,18 +213,14 @@ fn save_checkpoint(
         let bytes: Vec<u8> = e.maps.iter().flat_map(|v| v.to_le_bytes()).collect();
         write_atomic(&tmp.join("erf.f32"), |f| f.write_all(&bytes))?;
     }
-    write_atomic(&tmp.join("state.json"), |f| {
-        f.write_all(&serde_json::to_vec_pretty(state).unwrap())
-    })?;
+    write_atomic(&tmp.join("state.json"), |f| f.write_all(&serde_json::to_vec_pretty(state).unwrap()))?;
     let dir = checkpoint_dir(out);
     let old = out.join("checkpoint.old");
     let _ = std::fs::remove_dir_all(&old);
     if dir.exists() {
-        std::fs::rename(&dir, &old)
-            .with_context(|| format!("{}: cannot move aside", dir.display()))?;
+        std::fs::rename(&dir, &old).with_context(|| format!("{}: cannot move aside", dir.display()))?;
     }
-    std::fs::rename(&tmp, &dir)
-        .with_context(|| format!("{}: cannot move into place", dir.display()))?;
+    std::fs::rename(&tmp, &dir).with_context(|| format!("{}: cannot move into place", dir.display()))?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
 }
@@ -225,9 +228,7 @@ fn save_checkpoint(
 /// The newest complete checkpoint (`checkpoint`, or `checkpoint.old` if a run was killed
 /// while swapping them).
 fn find_checkpoint(out: &Path) -> Option<PathBuf> {
-    [checkpoint_dir(out), out.join("checkpoint.old")]
-        .into_iter()
-        .find(|d| d.join("state.json").is_file())
+    [checkpoint_dir(out), out.join("checkpoint.old")].into_iter().find(|d| d.join("state.json").is_file())
 }
 
 struct Restored {
@@ -239,15 +240,12 @@ struct Restored {
 
 fn load_checkpoint(dir: &Path, device: &Device) -> Result<Restored> {
     let state: State = serde_json::from_slice(
-        &std::fs::read(dir.join("state.json"))
-            .with_context(|| format!("{}: cannot read state.json", dir.display()))?,
+        &std::fs::read(dir.join("state.json")).with_context(|| format!("{}: cannot read state.json", dir.display()))?,
     )
     .with_context(|| format!("{}: state.json is corrupt", dir.display()))?;
-    let mut model = MontageNet::new(state.config.backbone, state.num_classes, device);
+    let mut model = MontageNet::new(state.config.backbone, state.num_classes, state.config.seed, device);
     let mut store = BurnpackStore::from_file(dir.join("model.bpk"));
-    model
-        .load_from(&mut store)
-        .map_err(|e| anyhow::anyhow!("{}: cannot load model.bpk: {e:?}", dir.display()))?;
+    model.load_from(&mut store).map_err(|e| anyhow::anyhow!("{}: cannot load model.bpk: {e:?}", dir.display()))?;
     let optim = optimizer(&state.config)
         .load(dir.join("optim.bpk"))
         .map_err(|e| anyhow::anyhow!("{}: cannot load optim.bpk: {e:?}", dir.display()))?;
@@ -255,10 +253,7 @@ fn load_checkpoint(dir: &Path, device: &Device) -> Result<Restored> {
         Some((side, canvas)) => {
             let bytes = std::fs::read(dir.join("erf.f32"))
                 .with_context(|| format!("{}: cannot read erf.f32", dir.display()))?;
-            let maps: Vec<f32> = bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                .collect();
+            let maps: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
             if maps.len() != side * side * canvas * canvas {
                 bail!(
                     "{}: erf.f32 has {} values, expected {}",
@@ -271,12 +266,7 @@ fn load_checkpoint(dir: &Path, device: &Device) -> Result<Restored> {
         }
         None => None,
     };
-    Ok(Restored {
-        model,
-        optim,
-        state,
-        erf,
-    })
+    Ok(Restored { model, optim, state, erf })
 }
 
 /// Loads the model of a checkpoint: `path` is a run folder (holding `checkpoint/`) or a
@@ -286,10 +276,7 @@ pub fn load_model(path: &Path, device: &Device) -> Result<(MontageNet, u64, Pret
         path.to_path_buf()
     } else {
         find_checkpoint(path).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: no checkpoint here (expected state.json, or a checkpoint/ folder)",
-                path.display()
-            )
+            anyhow::anyhow!("{}: no checkpoint here (expected state.json, or a checkpoint/ folder)", path.display())
         })?
     };
     let r = load_checkpoint(&dir, device)?;
@@ -301,13 +288,8 @@ fn truncate_metrics(path: &Path, iters: u64) -> Result<()> {
     if !path.exists() {
         return Ok(());
     }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let kept: String = text
-        .lines()
-        .take(iters as usize)
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let kept: String = text.lines().take(iters as usize).map(|l| format!("{l}\n")).collect();
     write_atomic(path, |f| f.write_all(kept.as_bytes()))?;
     Ok(())
 }
@@ -333,10 +315,7 @@ fn refresh_erf(
     let canvas = cfg.size as usize;
     let p = feature_side(canvas).pow(2);
     let erf_maker = MontageMaker {
-        assembler: Assembler {
-            seed: cfg.seed ^ 0x4552_465f_4d4f_4e54,
-            ..maker.assembler.clone()
-        },
+        assembler: Assembler { seed: cfg.seed ^ 0x4552_465f_4d4f_4e54, ..maker.assembler.clone() },
         ..maker.clone()
     };
     let mut batches = Vec::with_capacity(cfg.erf_montages);
@@ -379,19 +358,14 @@ pub fn pretrain(
         }
         None => {
             if resume {
-                eprintln!(
-                    "note: no checkpoint in {}; starting from scratch",
-                    out.display()
-                );
+                eprintln!("note: no checkpoint in {}; starting from scratch", out.display());
             }
-            device.seed(cfg.seed);
             let _ = std::fs::remove_file(&metrics_path);
-            (
-                MontageNet::new(cfg.backbone, num_classes, &device),
-                optimizer(cfg),
-                0,
-                None,
-            )
+            let mut model = MontageNet::new(cfg.backbone, num_classes, cfg.seed, &device);
+            if let Some(init) = &cfg.init {
+                crate::export::load_backbone(&mut model.backbone, init)?;
+            }
+            (model, optimizer(cfg), 0, None)
         }
     };
     let schedule = cfg.schedule();
@@ -403,12 +377,7 @@ pub fn pretrain(
     };
     let mut loader = Loader::new(
         maker.clone(),
-        &LoaderConfig {
-            batch: cfg.batch,
-            threads: cfg.threads,
-            prefetch: 2,
-            start: start * cfg.batch as u64,
-        },
+        &LoaderConfig { batch: cfg.batch, threads: cfg.threads, prefetch: 2, start: start * cfg.batch as u64 },
     )?;
     let mut metrics_file = std::fs::OpenOptions::new()
         .create(true)
@@ -434,16 +403,9 @@ pub fn pretrain(
         let x = Tensor::<4>::from_data(TensorData::new(batch.data, [n, 3, c, c]), &device);
         let logits = model.forward(x, BnMode::Train);
         let out_loss = loss(cfg.loss, logits, &batch.layouts, num_classes, &labeler);
-        let value: f32 = out_loss
-            .loss
-            .clone()
-            .into_data()
-            .try_to_vec::<f32>()
-            .expect("f32 loss")[0];
+        let value: f32 = out_loss.loss.clone().into_data().try_to_vec::<f32>().expect("f32 loss")[0];
         if !value.is_finite() {
-            let last = find_checkpoint(out)
-                .map(|d| d.display().to_string())
-                .unwrap_or_else(|| "none".into());
+            let last = find_checkpoint(out).map(|d| d.display().to_string()).unwrap_or_else(|| "none".into());
             bail!("the loss is {value} at iteration {it}; stopped (last good checkpoint: {last})");
         }
         let lr = schedule.lr(it);
@@ -464,13 +426,7 @@ pub fn pretrain(
         let go_on = on_iter(&m);
         all.push(m);
         if !go_on {
-            return Ok(Outcome {
-                model,
-                iters: it + 1,
-                metrics: all,
-                train_s,
-                erf_s: erf_total,
-            });
+            return Ok(Outcome { model, iters: it + 1, metrics: all, train_s, erf_s: erf_total });
         }
         let done = it + 1;
         if done % cfg.checkpoint_every == 0 || done == cfg.iters {
@@ -485,11 +441,5 @@ pub fn pretrain(
             save_checkpoint(out, &model, &optim, &state, erf.as_ref())?;
         }
     }
-    Ok(Outcome {
-        model,
-        iters: cfg.iters,
-        metrics: all,
-        train_s,
-        erf_s: erf_total,
-    })
+    Ok(Outcome { model, iters: cfg.iters, metrics: all, train_s, erf_s: erf_total })
 }

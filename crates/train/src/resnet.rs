@@ -28,9 +28,7 @@ impl std::str::FromStr for Arch {
             "resnet18" => Ok(Arch::Resnet18),
             "resnet34" => Ok(Arch::Resnet34),
             "resnet50" => Ok(Arch::Resnet50),
-            _ => Err(format!(
-                "unknown backbone '{s}' (expected resnet18, resnet34 or resnet50)"
-            )),
+            _ => Err(format!("unknown backbone '{s}' (expected resnet18, resnet34 or resnet50)")),
         }
     }
 }
@@ -65,18 +63,28 @@ impl Arch {
     }
 }
 
-/// torchvision's conv init: Kaiming normal, fan-out, ReLU gain, no bias.
+/// A bias-free conv; its weights are set by [`ResNet::init`].
 fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> Conv2d {
     let p = k / 2;
     Conv2dConfig::new([cin, cout], [k, k])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
         .with_bias(false)
-        .with_initializer(Initializer::KaimingNormal {
-            gain: 2f64.sqrt(),
-            fan_out_only: true,
-        })
+        .with_initializer(Initializer::Zeros)
         .init(device)
+}
+
+/// torchvision's conv init, from our own seeded stream `(seed, Init, index)`: Kaiming normal,
+/// fan-out, ReLU gain (std = sqrt(2 / (out x k x k))).
+fn kaiming_fan_out(c: &mut Conv2d, seed: u64, index: u64) {
+    let [o, i, kh, kw] = c.weight.dims();
+    let mut rng = montage_data::rng::stream(seed, montage_data::rng::Purpose::Init, index);
+    let w = montage_data::rng::normal(&mut rng, o * i * kh * kw, (2.0 / (o * kh * kw) as f64).sqrt());
+    let device = c.weight.device();
+    c.weight = burn::module::Param::from_tensor(Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(w, [o, i, kh, kw]),
+        &device,
+    ));
 }
 
 /// The 1x1 conv + BN that matches the shortcut to a block's output.
@@ -129,14 +137,9 @@ impl Block {
                 },
             )
         };
-        let downsample = (stride != 1 || cin != cout).then(|| Downsample {
-            conv: conv(cin, cout, 1, stride, device),
-            bn: BatchNorm2d::new(cout, device),
-        });
-        Block {
-            downsample,
-            ..block
-        }
+        let downsample = (stride != 1 || cin != cout)
+            .then(|| Downsample { conv: conv(cin, cout, 1, stride, device), bn: BatchNorm2d::new(cout, device) });
+        Block { downsample, ..block }
     }
 
     fn forward(&self, x: Tensor<4>, mode: BnMode) -> Tensor<4> {
@@ -175,6 +178,30 @@ pub struct ResNet {
 }
 
 impl ResNet {
+    /// A ResNet with torchvision's initialisation drawn from `seed` (independent of any global
+    /// RNG, so the same seed gives the same network on any thread and backend).
+    pub fn init(arch: Arch, seed: u64, device: &Device) -> ResNet {
+        let mut net = ResNet::new(arch, device);
+        let mut k = 0u64;
+        let mut next = |c: &mut Conv2d| {
+            kaiming_fan_out(c, seed, k);
+            k += 1;
+        };
+        next(&mut net.conv1);
+        for b in [&mut net.layer1, &mut net.layer2, &mut net.layer3, &mut net.layer4].into_iter().flatten() {
+            next(&mut b.conv1);
+            next(&mut b.conv2);
+            if let Some(c) = b.conv3.as_mut() {
+                next(c);
+            }
+            if let Some(d) = b.downsample.as_mut() {
+                next(&mut d.conv);
+            }
+        }
+        net
+    }
+
+    /// The structure with zero conv weights (to be loaded or initialised).
     pub fn new(arch: Arch, device: &Device) -> ResNet {
         let bottleneck = arch.bottleneck();
         let expansion = if bottleneck { 4 } else { 1 };
@@ -182,25 +209,15 @@ impl ResNet {
         let mut stage = |n: usize, width: usize, stride: usize| -> Vec<Block> {
             (0..n)
                 .map(|i| {
-                    let b = Block::new(
-                        cin,
-                        width,
-                        if i == 0 { stride } else { 1 },
-                        bottleneck,
-                        device,
-                    );
+                    let b = Block::new(cin, width, if i == 0 { stride } else { 1 }, bottleneck, device);
                     cin = width * expansion;
                     b
                 })
                 .collect()
         };
         let [l1, l2, l3, l4] = arch.layers();
-        let (layer1, layer2, layer3, layer4) = (
-            stage(l1, 64, 1),
-            stage(l2, 128, 2),
-            stage(l3, 256, 2),
-            stage(l4, 512, 2),
-        );
+        let (layer1, layer2, layer3, layer4) =
+            (stage(l1, 64, 1), stage(l2, 128, 2), stage(l3, 256, 2), stage(l4, 512, 2));
         ResNet {
             conv1: conv(3, 64, 7, 2, device),
             bn1: BatchNorm2d::new(64, device),
@@ -216,9 +233,7 @@ impl ResNet {
     }
 
     pub fn forward(&self, x: Tensor<4>, mode: BnMode) -> Features {
-        let x = self
-            .maxpool
-            .forward(relu(self.bn1.forward(self.conv1.forward(x), mode)));
+        let x = self.maxpool.forward(relu(self.bn1.forward(self.conv1.forward(x), mode)));
         let run = |blocks: &[Block], x: Tensor<4>| blocks.iter().fold(x, |x, b| b.forward(x, mode));
         let x = run(&self.layer1, x);
         let c3 = run(&self.layer2, x);
@@ -230,10 +245,7 @@ impl ResNet {
     /// Every batch norm of the network.
     pub fn batch_norms(&self) -> Vec<&BatchNorm2d> {
         let mut v = vec![&self.bn1];
-        for b in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
-            .into_iter()
-            .flatten()
-        {
+        for b in [&self.layer1, &self.layer2, &self.layer3, &self.layer4].into_iter().flatten() {
             v.extend([&b.bn1, &b.bn2]);
             v.extend(b.bn3.as_ref());
             v.extend(b.downsample.as_ref().map(|d| &d.bn));
@@ -248,12 +260,35 @@ impl ResNet {
 
     /// Only the stride-32 map (cheaper: no clones kept for an FPN).
     pub fn forward_c5(&self, x: Tensor<4>, mode: BnMode) -> Tensor<4> {
-        let x = self
-            .maxpool
-            .forward(relu(self.bn1.forward(self.conv1.forward(x), mode)));
+        let x = self.maxpool.forward(relu(self.bn1.forward(self.conv1.forward(x), mode)));
         [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
             .into_iter()
             .flatten()
             .fold(x, |x, b| b.forward(x, mode))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv1(n: &ResNet) -> Vec<f32> {
+        n.conv1.weight.val().into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn init_is_seeded_and_has_torchvision_scale() {
+        let d = Device::flex();
+        let (a, b, c) = (ResNet::init(Arch::Resnet18, 1, &d), ResNet::init(Arch::Resnet18, 1, &d), ResNet::init(Arch::Resnet18, 2, &d));
+        assert_eq!(conv1(&a), conv1(&b));
+        assert_ne!(conv1(&a), conv1(&c));
+        let w = conv1(&a);
+        let var = w.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / w.len() as f64;
+        let want = 2.0 / (64.0 * 49.0);
+        assert!((var / want - 1.0).abs() < 0.05, "variance {var} vs {want}");
+        // Structure: every stage's first block of ResNet-50 has a downsample, ResNet-18 from stage 2.
+        let r50 = ResNet::new(Arch::Resnet50, &d);
+        assert!(r50.layer1[0].downsample.is_some() && r50.layer1[1].downsample.is_none());
+        assert!(a.layer1[0].downsample.is_none() && a.layer2[0].downsample.is_some());
     }
 }

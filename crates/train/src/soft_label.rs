@@ -60,12 +60,7 @@ impl SummedArea {
     }
 
     pub fn sum(&self, r: Rect) -> f64 {
-        let (x0, y0, x1, y1) = (
-            r.x as usize,
-            r.y as usize,
-            (r.x + r.w) as usize,
-            (r.y + r.h) as usize,
-        );
+        let (x0, y0, x1, y1) = (r.x as usize, r.y as usize, (r.x + r.w) as usize, (r.y + r.h) as usize);
         let at = |x: usize, y: usize| self.table[y * (self.w + 1) + x];
         at(x1, y1) - at(x0, y1) - at(x1, y0) + at(x0, y0)
     }
@@ -123,27 +118,13 @@ pub struct SoftLabeler {
 impl SoftLabeler {
     pub fn new(erf: &ErfMaps, tau: f64) -> SoftLabeler {
         let c = erf.canvas;
-        let tables = (0..erf.positions())
-            .map(|p| SummedArea::new(erf.map(p), c, c))
-            .collect();
-        SoftLabeler {
-            tau,
-            side: erf.side,
-            canvas: c as u32,
-            tables,
-            cache: Mutex::new(HashMap::new()),
-        }
+        let tables = (0..erf.positions()).map(|p| SummedArea::new(erf.map(p), c, c)).collect();
+        SoftLabeler { tau, side: erf.side, canvas: c as u32, tables, cache: Mutex::new(HashMap::new()) }
     }
 
     /// With no ERF yet: every position takes its own region's label (tau = 1, block-wise).
     pub fn hard(side: usize, canvas: u32) -> SoftLabeler {
-        SoftLabeler {
-            tau: 1.0,
-            side,
-            canvas,
-            tables: Vec::new(),
-            cache: Mutex::new(HashMap::new()),
-        }
+        SoftLabeler { tau: 1.0, side, canvas, tables: Vec::new(), cache: Mutex::new(HashMap::new()) }
     }
 
     pub fn weights(&self, split_x: u32, split_y: u32) -> Arc<Weights> {
@@ -153,14 +134,11 @@ impl SoftLabeler {
             .or_insert_with(|| {
                 let regs = regions(self.canvas, split_x, split_y);
                 let n = self.side * self.side;
-                let region: Vec<usize> = (0..n)
-                    .map(|p| cell_region(p, self.side, self.canvas, split_x, split_y))
-                    .collect();
+                let region: Vec<usize> =
+                    (0..n).map(|p| cell_region(p, self.side, self.canvas, split_x, split_y)).collect();
                 let w = (0..n)
                     .map(|p| match self.tables.get(p) {
-                        Some(t) if self.tau < 1.0 => {
-                            eq2_weights(regs.map(|r| t.sum(r)), region[p], self.tau)
-                        }
+                        Some(t) if self.tau < 1.0 => eq2_weights(regs.map(|r| t.sum(r)), region[p], self.tau),
                         _ => {
                             let mut w = [0f32; 4];
                             w[region[p]] = 1.0;
@@ -168,11 +146,7 @@ impl SoftLabeler {
                         }
                     })
                     .collect();
-                Arc::new(Weights {
-                    side: self.side,
-                    region,
-                    w,
-                })
+                Arc::new(Weights { side: self.side, region, w })
             })
             .clone()
     }
@@ -195,16 +169,10 @@ mod tests {
         let w = eq2_weights([5.0, 0.0, 5.0, 90.0], 3, 0.7);
         assert!((w[3] - 0.9).abs() < 1e-6 && (w[0] - 0.05).abs() < 1e-6 && w[1] == 0.0);
         // Everything in the own region, or no ERF at all: one-hot.
-        assert_eq!(
-            eq2_weights([0.0, 7.0, 0.0, 0.0], 1, 0.7),
-            [0.0, 1.0, 0.0, 0.0]
-        );
+        assert_eq!(eq2_weights([0.0, 7.0, 0.0, 0.0], 1, 0.7), [0.0, 1.0, 0.0, 0.0]);
         assert_eq!(eq2_weights([0.0; 4], 2, 0.7), [0.0, 0.0, 1.0, 0.0]);
         // tau = 1: block-wise classification.
-        assert_eq!(
-            eq2_weights([1.0, 2.0, 3.0, 4.0], 0, 1.0),
-            [1.0, 0.0, 0.0, 0.0]
-        );
+        assert_eq!(eq2_weights([1.0, 2.0, 3.0, 4.0], 0, 1.0), [1.0, 0.0, 0.0, 0.0]);
     }
 
     #[test]
@@ -212,12 +180,7 @@ mod tests {
         let (h, w) = (7, 9);
         let map: Vec<f32> = (0..h * w).map(|i| ((i * 37) % 11) as f32).collect();
         let t = SummedArea::new(&map, h, w);
-        for r in [
-            Rect::new(0, 0, 9, 7),
-            Rect::new(2, 1, 3, 4),
-            Rect::new(8, 6, 1, 1),
-            Rect::new(0, 3, 9, 0),
-        ] {
+        for r in [Rect::new(0, 0, 9, 7), Rect::new(2, 1, 3, 4), Rect::new(8, 6, 1, 1), Rect::new(0, 3, 9, 0)] {
             let direct: f64 = (r.y..r.y + r.h)
                 .flat_map(|y| (r.x..r.x + r.w).map(move |x| (x, y)))
                 .map(|(x, y)| map[y as usize * w + x as usize] as f64)
@@ -230,11 +193,7 @@ mod tests {
     fn weights_sum_to_one_and_follow_the_template() {
         // A uniform ERF over the whole canvas: w_r = max(0.7, area share) everywhere.
         let (side, canvas) = (7usize, 224usize);
-        let erf = ErfMaps {
-            side,
-            canvas,
-            maps: vec![1.0; side * side * canvas * canvas],
-        };
+        let erf = ErfMaps { side, canvas, maps: vec![1.0; side * side * canvas * canvas] };
         let l = SoftLabeler::new(&erf, 0.7);
         let w = l.weights(64, 64);
         let count = |i| w.region.iter().filter(|&&r| r == i).count();

@@ -26,35 +26,17 @@ fn repo() -> PathBuf {
 /// A montage maker over `annotations`/`images`, samples written into `dir`.
 fn maker(annotations: &Path, images: &Path, dir: &Path, size: u32) -> MontageMaker {
     let ds = load(annotations, images, &LoadOptions::default()).unwrap();
-    let samples = select(
-        &ds,
-        &SampleConfig {
-            seed: 1,
-            ..Default::default()
-        },
-    );
+    let samples = select(&ds, &SampleConfig { seed: 1, ..Default::default() });
     let p = dir.join("samples.jsonl");
     samples_file::write(&p, &samples_file::records(&ds, &samples)).unwrap();
     let set = Arc::new(SampleSet::read(&p).unwrap());
-    let a = Assembler {
-        template: Template::scaled(size),
-        mode: FitMode::PadCrop,
-        params: FitParams::default(),
-        seed: 2,
-    };
+    let a =
+        Assembler { template: Template::scaled(size), mode: FitMode::PadCrop, params: FitParams::default(), seed: 2 };
     MontageMaker::new(a, set, Arc::new(ImageSource::new(images))).unwrap()
 }
 
 fn small(iters: u64, batch: usize) -> PretrainConfig {
-    PretrainConfig {
-        iters,
-        batch,
-        size: 64,
-        checkpoint_every: 2,
-        erf_every: Some(3),
-        threads: 2,
-        ..Default::default()
-    }
+    PretrainConfig { iters, batch, size: 64, checkpoint_every: 2, erf_every: Some(3), threads: 2, ..Default::default() }
 }
 
 #[test]
@@ -66,32 +48,14 @@ fn loss_falls_on_clipart_det() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let m = maker(
-        &d.join("annotations/train.json"),
-        &d.join("train"),
-        dir.path(),
-        64,
-    );
-    let cfg = PretrainConfig {
-        lr: Some(0.05),
-        erf_every: Some(10),
-        ..small(40, 16)
-    };
+    let m = maker(&d.join("annotations/train.json"), &d.join("train"), dir.path(), 64);
+    let cfg = PretrainConfig { lr: Some(0.05), erf_every: Some(10), ..small(40, 16) };
     let out = pretrain(&cfg, m, dir.path(), false, &Device::flex(), &mut |_| true).unwrap();
     let losses: Vec<f64> = out.metrics.iter().map(|m| m.loss).collect();
     let first = losses[..8].iter().sum::<f64>() / 8.0;
     let last = losses[losses.len() - 8..].iter().sum::<f64>() / 8.0;
-    assert!(
-        last < first - 0.1,
-        "loss did not fall: first {first:.3}, last {last:.3} ({losses:?})"
-    );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("metrics.jsonl"))
-            .unwrap()
-            .lines()
-            .count(),
-        40
-    );
+    assert!(last < first - 0.1, "loss did not fall: first {first:.3}, last {last:.3} ({losses:?})");
+    assert_eq!(std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap().lines().count(), 40);
 }
 
 #[test]
@@ -102,66 +66,25 @@ fn a_killed_run_resumes_bit_for_bit() {
     let device = Device::flex();
 
     let a = tempfile::tempdir().unwrap();
-    let full = pretrain(
-        &cfg,
-        maker(&ann, &img, a.path(), 64),
-        a.path(),
-        false,
-        &device,
-        &mut |_| true,
-    )
-    .unwrap();
+    let full = pretrain(&cfg, maker(&ann, &img, a.path(), 64), a.path(), false, &device, &mut |_| true).unwrap();
 
     let b = tempfile::tempdir().unwrap();
     // Killed after iteration 4 (5 done): the last checkpoint holds 4, with the ERF of refresh 3.
-    let killed = pretrain(
-        &cfg,
-        maker(&ann, &img, b.path(), 64),
-        b.path(),
-        false,
-        &device,
-        &mut |m| m.iter < 4,
-    )
-    .unwrap();
+    let killed =
+        pretrain(&cfg, maker(&ann, &img, b.path(), 64), b.path(), false, &device, &mut |m| m.iter < 4).unwrap();
     assert_eq!(killed.iters, 5);
-    let resumed = pretrain(
-        &cfg,
-        maker(&ann, &img, b.path(), 64),
-        b.path(),
-        true,
-        &device,
-        &mut |_| true,
-    )
-    .unwrap();
-    assert_eq!(
-        resumed.metrics.first().unwrap().iter,
-        4,
-        "resumed from the checkpoint at 4"
-    );
+    let resumed = pretrain(&cfg, maker(&ann, &img, b.path(), 64), b.path(), true, &device, &mut |_| true).unwrap();
+    assert_eq!(resumed.metrics.first().unwrap().iter, 4, "resumed from the checkpoint at 4");
 
     let a2 = tempfile::tempdir().unwrap();
-    let full2 = pretrain(
-        &cfg,
-        maker(&ann, &img, a2.path(), 64),
-        a2.path(),
-        false,
-        &device,
-        &mut |_| true,
-    )
-    .unwrap();
+    let full2 = pretrain(&cfg, maker(&ann, &img, a2.path(), 64), a2.path(), false, &device, &mut |_| true).unwrap();
     assert!(
-        backbone_bytes(&full.model.backbone, 6).unwrap()
-            == backbone_bytes(&full2.model.backbone, 6).unwrap(),
+        backbone_bytes(&full.model.backbone, 6).unwrap() == backbone_bytes(&full2.model.backbone, 6).unwrap(),
         "two uninterrupted runs differ"
     );
-    let (wa, wb) = (
-        backbone_bytes(&full.model.backbone, 6).unwrap(),
-        backbone_bytes(&resumed.model.backbone, 6).unwrap(),
-    );
-    assert!(
-        wa == wb,
-        "resumed weights differ from an uninterrupted run's"
-    );
+    let (wa, wb) =
+        (backbone_bytes(&full.model.backbone, 6).unwrap(), backbone_bytes(&resumed.model.backbone, 6).unwrap());
+    assert!(wa == wb, "resumed weights differ from an uninterrupted run's");
     let strip = |p: &Path| -> Vec<String> {
         std::fs::read_to_string(p.join("metrics.jsonl"))
             .unwrap()
@@ -175,43 +98,21 @@ fn a_killed_run_resumes_bit_for_bit() {
             })
             .collect()
     };
-    assert_eq!(
-        strip(a.path()),
-        strip(b.path()),
-        "metrics of the resumed run equal the uninterrupted run's"
-    );
+    assert_eq!(strip(a.path()), strip(b.path()), "metrics of the resumed run equal the uninterrupted run's");
 
     // Other options: refused.
-    let other = PretrainConfig {
-        loss: LossKind::Block,
-        ..cfg
-    };
-    let e = pretrain(
-        &other,
-        maker(&ann, &img, b.path(), 64),
-        b.path(),
-        true,
-        &device,
-        &mut |_| true,
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let other = PretrainConfig { loss: LossKind::Block, ..cfg };
+    let e = pretrain(&other, maker(&ann, &img, b.path(), 64), b.path(), true, &device, &mut |_| true)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("other options"), "{e}");
 }
 
 /// torchvision's state-dict keys of a ResNet, without `fc.*`.
 fn torchvision_keys(arch: Arch) -> BTreeSet<String> {
-    let bn = |p: &str| {
-        [
-            "weight",
-            "bias",
-            "running_mean",
-            "running_var",
-            "num_batches_tracked",
-        ]
-        .map(|s| format!("{p}.{s}"))
-    };
+    let bn =
+        |p: &str| ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"].map(|s| format!("{p}.{s}"));
     let mut k: BTreeSet<String> = BTreeSet::new();
     k.insert("conv1.weight".into());
     k.extend(bn("bn1"));
@@ -235,30 +136,17 @@ fn torchvision_keys(arch: Arch) -> BTreeSet<String> {
 #[test]
 fn export_uses_torchvision_names_and_loads_back() {
     let device = Device::flex();
-    for (arch, total) in [
-        (Arch::Resnet18, 122),
-        (Arch::Resnet34, 218),
-        (Arch::Resnet50, 320),
-    ] {
-        device.seed(7);
-        let net = ResNet::new(arch, &device);
+    for (arch, total) in [(Arch::Resnet18, 122), (Arch::Resnet34, 218), (Arch::Resnet50, 320)] {
+        let net = ResNet::init(arch, 7, &device);
         let bytes = backbone_bytes(&net, 42).unwrap();
         let st = SafeTensors::deserialize(&bytes).unwrap();
         let names: BTreeSet<String> = st.names().into_iter().map(|s| s.to_string()).collect();
         assert_eq!(names, torchvision_keys(arch), "{arch}");
-        assert_eq!(
-            names.len() + 2,
-            total,
-            "{arch}: torchvision's state dict has {total} entries with fc"
-        );
+        assert_eq!(names.len() + 2, total, "{arch}: torchvision's state dict has {total} entries with fc");
         assert_eq!(st.tensor("conv1.weight").unwrap().shape(), &[64, 3, 7, 7]);
         let nbt = st.tensor("bn1.num_batches_tracked").unwrap();
         assert_eq!(
-            (
-                nbt.dtype(),
-                nbt.shape().len(),
-                i64::from_le_bytes(nbt.data().try_into().unwrap())
-            ),
+            (nbt.dtype(), nbt.shape().len(), i64::from_le_bytes(nbt.data().try_into().unwrap())),
             (safetensors::Dtype::I64, 0, 42)
         );
     }
@@ -266,27 +154,33 @@ fn export_uses_torchvision_names_and_loads_back() {
     // Save, load into a fresh network, same features.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r18.safetensors");
-    device.seed(3);
-    let a = ResNet::new(Arch::Resnet18, &device);
+    let a = ResNet::init(Arch::Resnet18, 3, &device);
     save_backbone(&a, 1, &path).unwrap();
-    device.seed(4);
-    let mut b = ResNet::new(Arch::Resnet18, &device);
-    let img: Vec<f32> = (0..3 * 64 * 64)
-        .map(|i| ((i % 17) as f32 - 8.0) / 8.0)
-        .collect();
-    assert_ne!(
-        features(&a, img.clone(), 64, &device).1,
-        features(&b, img.clone(), 64, &device).1
-    );
+    let mut b = ResNet::init(Arch::Resnet18, 4, &device);
+    let img: Vec<f32> = (0..3 * 64 * 64).map(|i| ((i % 17) as f32 - 8.0) / 8.0).collect();
+    assert_ne!(features(&a, img.clone(), 64, &device).1, features(&b, img.clone(), 64, &device).1);
     load_backbone(&mut b, &path).unwrap();
-    assert_eq!(
-        features(&a, img.clone(), 64, &device),
-        features(&b, img, 64, &device)
-    );
+    assert_eq!(features(&a, img.clone(), 64, &device), features(&b, img, 64, &device));
+
+    // --init starts pre-training from the file: with lr 0 the convolutions stay as loaded.
+    let d = repo().join("data/clipart-mini");
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let cfg = PretrainConfig {
+        init: Some(path.clone()),
+        lr: Some(0.0),
+        warmup_lr: Some(0.0),
+        weight_decay: 0.0,
+        ..small(1, 2)
+    };
+    let m = maker(&d.join("annotations/train.json"), &d.join("train"), &run, 64);
+    let out = pretrain(&cfg, m, &run, false, &device, &mut |_| true).unwrap();
+    let conv1 = |n: &ResNet| n.conv1.weight.val().into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(conv1(&out.model.backbone), conv1(&a));
 
     // A ResNet-50 file does not fit a ResNet-18.
     let p50 = dir.path().join("r50.safetensors");
-    save_backbone(&ResNet::new(Arch::Resnet50, &device), 0, &p50).unwrap();
+    save_backbone(&ResNet::init(Arch::Resnet50, 0, &device), 0, &p50).unwrap();
     let e = load_backbone(&mut b, &p50).unwrap_err().to_string();
-    assert!(e.contains("r50.safetensors"), "{e}");
+    assert!(e.contains("r50.safetensors") && e.contains("does not fit"), "{e}");
 }

@@ -25,11 +25,7 @@ pub enum Bench {
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    #[arg(
-        long,
-        default_value = "resnet18",
-        value_name = "resnet18|resnet34|resnet50"
-    )]
+    #[arg(long, default_value = "resnet18", value_name = "resnet18|resnet34|resnet50")]
     pub backbone: montage_train::resnet::Arch,
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub batch: usize,
@@ -78,28 +74,14 @@ pub fn run(b: Bench) -> Result<()> {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
 fn data(a: DataArgs) -> Result<()> {
-    anyhow::ensure!(
-        a.count > 0 && a.repeat > 0 && a.batch > 0,
-        "--count, --repeat and --batch must be at least 1"
-    );
-    let maker = a
-        .source
-        .maker(a.template.template()?, a.template.mode, a.seed)?;
+    anyhow::ensure!(a.count > 0 && a.repeat > 0 && a.batch > 0, "--count, --repeat and --batch must be at least 1");
+    let maker = a.source.maker(a.template.template()?, a.template.mode, a.seed)?;
     let kind = maker.source.kind();
-    let cfg = LoaderConfig {
-        batch: a.batch,
-        threads: a.threads,
-        prefetch: 2,
-        start: 0,
-    };
+    let cfg = LoaderConfig { batch: a.batch, threads: a.threads, prefetch: 2, start: 0 };
     let batches = a.count.div_ceil(a.batch as u64);
     let mut rates = Vec::with_capacity(a.repeat);
     let mut loader = Loader::new(maker, &cfg)?;
@@ -133,9 +115,7 @@ fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
@@ -157,38 +137,24 @@ fn train(a: TrainArgs) -> Result<()> {
         "--steps and --batch must be at least 1, --size at least 32"
     );
     let device = montage_train::backend::device(&a.backend)?.autodiff();
-    device.seed(0);
     let classes = 11;
-    let model = MontageNet::new(a.backbone, classes, &device);
-    let cfg = PretrainConfig {
-        backbone: a.backbone,
-        batch: a.batch,
-        size: a.size,
-        ..Default::default()
-    };
+    let model = MontageNet::new(a.backbone, classes, 0, &device);
+    let cfg = PretrainConfig { backbone: a.backbone, batch: a.batch, size: a.size, ..Default::default() };
     let mut optim = montage_train::pretrain::optimizer(&cfg);
     let c = a.size as usize;
-    let split = montage_data::template::Template::scaled(a.size)
-        .split_bounds()
-        .0;
+    let split = montage_data::template::Template::scaled(a.size).split_bounds().0;
     let layouts: Vec<Layout> = (0..a.batch)
         .map(|i| Layout {
             canvas: a.size,
             split_x: split,
             split_y: split,
-            labels: [
-                i % classes,
-                (i + 3) % classes,
-                (i + 5) % classes,
-                (i + 7) % classes,
-            ],
+            labels: [i % classes, (i + 3) % classes, (i + 5) % classes, (i + 7) % classes],
             samples: [0; 4],
             content: regions(a.size, split, split),
         })
         .collect();
-    let input: Vec<f32> = (0..a.batch * 3 * c * c)
-        .map(|i| ((i.wrapping_mul(2654435761) >> 7) % 1000) as f32 / 500.0 - 1.0)
-        .collect();
+    let input: Vec<f32> =
+        (0..a.batch * 3 * c * c).map(|i| ((i.wrapping_mul(2654435761) >> 7) % 1000) as f32 / 500.0 - 1.0).collect();
     let side = feature_side(c);
     let labeler = SoftLabeler::hard(side, a.size);
     let mut model = model;
@@ -196,13 +162,7 @@ fn train(a: TrainArgs) -> Result<()> {
     for step in 0..=a.steps {
         let t = Instant::now();
         let x = Tensor::<4>::from_data(TensorData::new(input.clone(), [a.batch, 3, c, c]), &device);
-        let out = loss(
-            LossKind::Erf,
-            model.forward(x, BnMode::Train),
-            &layouts,
-            classes,
-            &labeler,
-        );
+        let out = loss(LossKind::Erf, model.forward(x, BnMode::Train), &layouts, classes, &labeler);
         let grads = GradientsParams::from_grads(out.loss.backward(), &model);
         model = optim.step(0.01, model, grads);
         // Wait for the step's results before stopping the clock.
@@ -221,12 +181,7 @@ fn train(a: TrainArgs) -> Result<()> {
             &model.backbone,
             &device,
             c,
-            [input
-                .iter()
-                .cycle()
-                .take(p * 3 * c * c)
-                .copied()
-                .collect::<Vec<f32>>()],
+            [input.iter().cycle().take(p * 3 * c * c).copied().collect::<Vec<f32>>()],
         );
         let e = t.elapsed().as_secs_f64();
         erf_s = e.into();

@@ -35,9 +35,7 @@ pub fn run(a: Args) -> Result<()> {
     let set = SampleSet::read(&a.samples)?;
     let pb = bar(set.images.len() as u64, "images");
     let t = std::time::Instant::now();
-    cache::build(&set, &a.images, &a.out, a.max_side, &|n| {
-        pb.set_position(n as u64)
-    })?;
+    cache::build(&set, &a.images, &a.out, a.max_side, &|n| pb.set_position(n as u64))?;
     pb.finish_and_clear();
     let bytes = std::fs::metadata(&a.out).map(|m| m.len()).unwrap_or(0);
     println!(

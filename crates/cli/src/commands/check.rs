@@ -29,20 +29,11 @@ pub fn run(a: Args) -> Result<()> {
     }
     println!("{} ({} format)", ds.annotations.display(), ds.format);
     println!("  images      {}", ds.images.len());
-    println!(
-        "  boxes       {} ({crowd} crowd/difficult)",
-        ds.num_objects()
-    );
-    println!(
-        "  empty images {}",
-        ds.images.iter().filter(|i| i.objects.is_empty()).count()
-    );
+    println!("  boxes       {} ({crowd} crowd/difficult)", ds.num_objects());
+    println!("  empty images {}", ds.images.iter().filter(|i| i.objects.is_empty()).count());
     println!("  skipped     {}", ds.report.skipped);
     println!("  clipped     {}", ds.report.clipped);
-    println!(
-        "  box groups  S {}  T {}  W {}",
-        per_group[0], per_group[1], per_group[2]
-    );
+    println!("  box groups  S {}  T {}  W {}", per_group[0], per_group[1], per_group[2]);
     println!("categories:");
     for (name, n) in ds.categories.iter().zip(per_cat) {
         println!("  {name:<24} {n:>8}");

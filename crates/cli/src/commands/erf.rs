@@ -31,11 +31,7 @@ pub struct Args {
     /// torchvision-named safetensors.
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
-    #[arg(
-        long,
-        default_value = "resnet18",
-        value_name = "resnet18|resnet34|resnet50"
-    )]
+    #[arg(long, default_value = "resnet18", value_name = "resnet18|resnet34|resnet50")]
     pub backbone: Arch,
     #[arg(long, value_name = "FILE")]
     pub samples: PathBuf,
@@ -69,33 +65,23 @@ pub fn run(a: Args) -> Result<()> {
             load_backbone(&mut net, w)?;
             (net, a.size)
         }
-        (None, None) => {
-            device.seed(a.seed);
-            (ResNet::new(a.backbone, &device), a.size)
-        }
+        (None, None) => (ResNet::init(a.backbone, a.seed, &device), a.size),
     };
     let set = Arc::new(SampleSet::read(&a.samples)?);
     let source: Arc<dyn PixelSource> = Arc::new(ImageSource::new(&a.images));
     let template = Template::scaled(size);
     let maker = MontageMaker::new(
-        Assembler {
-            template,
-            mode: FitMode::PadCrop,
-            params: FitParams::default(),
-            seed: a.seed,
-        },
+        Assembler { template, mode: FitMode::PadCrop, params: FitParams::default(), seed: a.seed },
         set,
         source,
     )?;
     let c = size as usize;
     let side = feature_side(c);
     let p = side * side;
-    let batches: Vec<Vec<f32>> = (0..a.montages as u64)
-        .map(|m| maker.batch(m * p as u64, p).map(|b| b.data))
-        .collect::<Result<_, _>>()?;
+    let batches: Vec<Vec<f32>> =
+        (0..a.montages as u64).map(|m| maker.batch(m * p as u64, p).map(|b| b.data)).collect::<Result<_, _>>()?;
     let erf = estimate(&backbone, &device, c, batches);
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("{}: cannot create", a.out.display()))?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
 
     let (split, _) = template.split_bounds();
     let layout = Layout {
@@ -128,13 +114,7 @@ pub fn run(a: Args) -> Result<()> {
         }
     };
     let mut resizer = fast_image_resize::Resizer::new();
-    let m = maker.assembler.assemble(
-        &maker.set,
-        &maker.pools,
-        maker.source.as_ref(),
-        0,
-        &mut resizer,
-    )?;
+    let m = maker.assembler.assemble(&maker.set, &maker.pools, maker.source.as_ref(), 0, &mut resizer)?;
     let base = montage_image(&m.rgb, size);
     for &(j, k) in &positions {
         let mut img = blend(&base, &heatmap(erf.map(j * side + k), size, size), 0.7);
@@ -148,24 +128,15 @@ pub fn run(a: Args) -> Result<()> {
     for q in 0..p {
         let h = heatmap(erf.map(q), size, size);
         let t = image::imageops::resize(&h, thumb, thumb, image::imageops::FilterType::Triangle);
-        image::imageops::replace(
-            &mut grid,
-            &t,
-            ((q % side) as u32 * thumb) as i64,
-            ((q / side) as u32 * thumb) as i64,
-        );
+        image::imageops::replace(&mut grid, &t, ((q % side) as u32 * thumb) as i64, ((q / side) as u32 * thumb) as i64);
     }
     save_png(&a.out.join("erf_grid.png"), &grid)?;
     // Weight of each region's label at every position.
     let w = SoftLabeler::new(&erf, a.tau).weights(split, split);
     for i in 0..4 {
-        let vals: Vec<f32> = (0..c * c)
-            .map(|px| w.w[((px / c) * side / c) * side + (px % c) * side / c][i])
-            .collect();
+        let vals: Vec<f32> = (0..c * c).map(|px| w.w[((px / c) * side / c) * side + (px % c) * side / c][i]).collect();
         let mut img = image::RgbImage::from_fn(size, size, |x, y| {
-            image::Rgb(montage_data::preview::heat_color(
-                vals[(y * size + x) as usize],
-            ))
+            image::Rgb(montage_data::preview::heat_color(vals[(y * size + x) as usize]))
         });
         draw_regions(&mut img, &layout);
         caption(&mut img, &format!("w of R{} label", i + 1));
@@ -174,10 +145,6 @@ pub fn run(a: Args) -> Result<()> {
     let json = serde_json::json!({ "side": side, "size": size, "split": split, "tau": a.tau, "region": w.region, "weights": w.w });
     std::fs::write(a.out.join("erf.json"), json.to_string())
         .with_context(|| format!("{}: cannot write erf.json", a.out.display()))?;
-    println!(
-        "wrote ERF maps of {} positions and the four weight maps to {}",
-        positions.len(),
-        a.out.display()
-    );
+    println!("wrote ERF maps of {} positions and the four weight maps to {}", positions.len(), a.out.display());
     Ok(())
 }

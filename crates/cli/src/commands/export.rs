@@ -30,12 +30,7 @@ pub fn export(a: ExportArgs) -> Result<()> {
     let device = Device::flex();
     let (model, iters, cfg) = load_model(&a.checkpoint, &device)?;
     save_backbone(&model.backbone, iters as i64, &a.out)?;
-    println!(
-        "wrote the {} backbone ({} iterations) to {}",
-        cfg.backbone,
-        iters,
-        a.out.display()
-    );
+    println!("wrote the {} backbone ({} iterations) to {}", cfg.backbone, iters, a.out.display());
     Ok(())
 }
 
@@ -62,15 +57,13 @@ pub struct FeaturesArgs {
 pub fn load_normalised(path: &std::path::Path, size: u32) -> Result<Vec<f32>> {
     let img = decode_rgb(path)?;
     let (w, h) = img.dimensions();
-    let src = fr::images::ImageRef::new(w, h, img.as_raw(), fr::PixelType::U8x3)
-        .context("image buffer")?;
+    let src = fr::images::ImageRef::new(w, h, img.as_raw(), fr::PixelType::U8x3).context("image buffer")?;
     let mut dst = fr::images::Image::new(size, size, fr::PixelType::U8x3);
     fr::Resizer::new()
         .resize(
             &src,
             &mut dst,
-            &fr::ResizeOptions::new()
-                .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
+            &fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
         )
         .with_context(|| format!("{}: cannot resize", path.display()))?;
     let mut out = vec![0f32; 3 * (size * size) as usize];

@@ -11,7 +11,6 @@ use montage_data::plot::{Series, line_plot};
 use montage_data::sample::{SampleConfig, select};
 use montage_data::samples_file::{self, SampleSet};
 use montage_data::source::{ImageSource, PixelSource};
-use montage_data::template::{Split, Template};
 use montage_train::export::save_backbone;
 use montage_train::loss::LossKind;
 use montage_train::pretrain::{PretrainConfig, pretrain};
@@ -72,6 +71,13 @@ pub struct Args {
     /// Loader threads.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Draw the template's cut per montage and axis from MIN..=MAX in steps of STEP.
+    #[arg(long, value_name = "MIN:MAX:STEP")]
+    pub random_split: Option<String>,
+    /// Start the backbone from torchvision-named safetensors (e.g. a converted ImageNet
+    /// checkpoint, or another run's backbone.safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub init: Option<PathBuf>,
     /// TOML file with any of the options above (snake_case keys); flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -95,27 +101,16 @@ fn mode_name(m: FitMode) -> &'static str {
 pub fn config(a: &Args) -> Result<PretrainConfig> {
     let mut c = match &a.config {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("{}: cannot read", p.display()))?;
-            toml::from_str::<PretrainConfig>(&text).map_err(|e| {
-                anyhow::anyhow!("{}: {}", p.display(), e.to_string().replace('\n', " "))
-            })?
+            let text = std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
+            toml::from_str::<PretrainConfig>(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.to_string().replace('\n', " ")))?
         }
         None => PretrainConfig::default(),
     };
     macro_rules! set {
         ($($f:ident),*) => { $(if let Some(v) = a.$f.clone() { c.$f = v; })* };
     }
-    set!(
-        backbone,
-        iters,
-        batch,
-        size,
-        loss,
-        seed,
-        checkpoint_every,
-        threads
-    );
+    set!(backbone, iters, batch, size, loss, seed, checkpoint_every, threads);
     if let Some(m) = a.mode {
         c.mode = mode_name(m).to_string();
     }
@@ -125,39 +120,38 @@ pub fn config(a: &Args) -> Result<PretrainConfig> {
     if a.lr.is_some() {
         c.lr = a.lr;
     }
+    if a.random_split.is_some() {
+        c.random_split = a.random_split.clone();
+    }
+    if a.init.is_some() {
+        c.init = a.init.clone();
+    }
     c.validate()?;
     Ok(c)
 }
 
 pub fn run(a: Args) -> Result<()> {
     let cfg = config(&a)?;
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("{}: cannot create", a.out.display()))?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
     let samples_path = match &a.samples {
         Some(p) => p.clone(),
         None => {
             let p = a.out.join("samples.jsonl");
             let ds = a.data.load()?;
-            let samples = select(
-                &ds,
-                &SampleConfig {
-                    seed: cfg.seed,
-                    ..Default::default()
-                },
-            );
+            let samples = select(&ds, &SampleConfig { seed: cfg.seed, ..Default::default() });
             samples_file::write(&p, &samples_file::records(&ds, &samples))?;
             eprintln!("selected {} samples into {}", samples.len(), p.display());
             p
         }
     };
     let set = Arc::new(SampleSet::read(&samples_path)?);
-    let mut template = Template::scaled(cfg.size);
-    if let Some(s) = cfg.split {
-        template.split = Split::Fixed(s);
+    let template = crate::args::TemplateArgs {
+        size: cfg.size,
+        split: cfg.split,
+        random_split: cfg.random_split.clone(),
+        mode: FitMode::PadCrop,
     }
-    template
-        .validate()
-        .map_err(|e| anyhow::anyhow!("template: {e}"))?;
+    .template()?;
     let mode: FitMode = cfg.mode.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let params = FitParams::default();
     let source: Arc<dyn PixelSource> = match &a.cache {
@@ -168,16 +162,7 @@ pub fn run(a: Args) -> Result<()> {
         }
         None => Arc::new(ImageSource::new(&a.data.images)),
     };
-    let maker = MontageMaker::new(
-        Assembler {
-            template,
-            mode,
-            params,
-            seed: cfg.seed,
-        },
-        set.clone(),
-        source,
-    )?;
+    let maker = MontageMaker::new(Assembler { template, mode, params, seed: cfg.seed }, set.clone(), source)?;
     for n in maker.notes() {
         eprintln!("note: {n}");
     }
@@ -201,41 +186,22 @@ pub fn run(a: Args) -> Result<()> {
 
     // Plot from the whole metrics file (a resumed run plots its earlier part too).
     let text = std::fs::read_to_string(a.out.join("metrics.jsonl")).unwrap_or_default();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let lines: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let pts = |f: &dyn Fn(&serde_json::Value) -> Option<f64>| {
-        lines
-            .iter()
-            .filter_map(|v| Some((v["iter"].as_f64()?, f(v)?)))
-            .collect::<Vec<_>>()
+        lines.iter().filter_map(|v| Some((v["iter"].as_f64()?, f(v)?))).collect::<Vec<_>>()
     };
     line_plot(
         &a.out.join("loss.png"),
         "pre-training loss",
         "iteration",
-        &[Series {
-            name: "loss",
-            points: pts(&|v| v["loss"].as_f64()),
-        }],
+        &[Series { name: "loss", points: pts(&|v| v["loss"].as_f64()) }],
         640,
         360,
     )?;
     let acc: Vec<Series> = (0..4)
-        .map(|i| Series {
-            name: ["R1", "R2", "R3", "R4"][i],
-            points: pts(&|v| v["region_acc"][i].as_f64()),
-        })
+        .map(|i| Series { name: ["R1", "R2", "R3", "R4"][i], points: pts(&|v| v["region_acc"][i].as_f64()) })
         .collect();
-    line_plot(
-        &a.out.join("accuracy.png"),
-        "region accuracy",
-        "iteration",
-        &acc,
-        640,
-        360,
-    )?;
+    line_plot(&a.out.join("accuracy.png"), "region accuracy", "iteration", &acc, 640, 360)?;
 
     let weights = a.out.join("backbone.safetensors");
     save_backbone(&outcome.model.backbone, cfg.iters as i64, &weights)?;

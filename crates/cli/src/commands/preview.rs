@@ -31,32 +31,17 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let maker = a
-        .source
-        .maker(a.template.template()?, a.template.mode, a.seed)?;
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("{}: cannot create folder", a.out.display()))?;
+    let maker = a.source.maker(a.template.template()?, a.template.mode, a.seed)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create folder", a.out.display()))?;
     let pb = bar(a.count, "montages");
     let mut resizer = fast_image_resize::Resizer::new();
     let mut lines = String::new();
     for i in 0..a.count {
-        let m = maker.assembler.assemble(
-            &maker.set,
-            &maker.pools,
-            maker.source.as_ref(),
-            i,
-            &mut resizer,
-        )?;
+        let m = maker.assembler.assemble(&maker.set, &maker.pools, maker.source.as_ref(), i, &mut resizer)?;
         let canvas = m.layout.canvas;
-        save_png(
-            &a.out.join(format!("montage_{i:03}.png")),
-            &montage_image(&m.rgb, canvas),
-        )?;
+        save_png(&a.out.join(format!("montage_{i:03}.png")), &montage_image(&m.rgb, canvas))?;
         let names: [&str; 4] = m.layout.labels.map(|l| maker.set.class_name(l));
-        save_png(
-            &a.out.join(format!("montage_{i:03}_annotated.png")),
-            &annotate(&m.rgb, &m.layout, &names, 2),
-        )?;
+        save_png(&a.out.join(format!("montage_{i:03}_annotated.png")), &annotate(&m.rgb, &m.layout, &names, 2))?;
         let regions: Vec<_> = (0..4)
             .map(|r| {
                 let s = &maker.set.samples[m.layout.samples[r]];
@@ -72,18 +57,15 @@ pub fn run(a: Args) -> Result<()> {
                 })
             })
             .collect();
-        lines.push_str(&serde_json::json!({"montage": i, "file": format!("montage_{i:03}.png"), "regions": regions}).to_string());
+        lines.push_str(
+            &serde_json::json!({"montage": i, "file": format!("montage_{i:03}.png"), "regions": regions}).to_string(),
+        );
         lines.push('\n');
         pb.inc(1);
     }
     pb.finish_and_clear();
     std::fs::write(a.out.join("layouts.jsonl"), lines)
         .with_context(|| format!("{}: cannot write layouts.jsonl", a.out.display()))?;
-    println!(
-        "wrote {} montages ({} source) to {}",
-        a.count,
-        maker.source.kind(),
-        a.out.display()
-    );
+    println!("wrote {} montages ({} source) to {}", a.count, maker.source.kind(), a.out.display());
     Ok(())
 }

@@ -49,12 +49,7 @@ pub fn run(a: Args) -> Result<()> {
         a.expand
     );
     let ds = a.data.load()?;
-    let cfg = SampleConfig {
-        seed: a.seed,
-        neg_ratio: a.neg_ratio,
-        expand: a.expand,
-        ..Default::default()
-    };
+    let cfg = SampleConfig { seed: a.seed, neg_ratio: a.neg_ratio, expand: a.expand, ..Default::default() };
     let samples = select(&ds, &cfg);
     samples_file::write(&a.out, &samples_file::records(&ds, &samples))?;
 
@@ -75,18 +70,12 @@ pub fn run(a: Args) -> Result<()> {
         c.negatives
     );
     if c.negatives < wanted {
-        println!(
-            "note: found {} of {wanted} negatives; the images have too little free background",
-            c.negatives
-        );
+        println!("note: found {} of {wanted} negatives; the images have too little free background", c.negatives);
     }
     println!("per group:");
     for g in Group::ALL {
         let n = c.per_group[g.index()];
-        println!(
-            "  {g}  {n:>8}  ({:.1} %)",
-            100.0 * n as f64 / samples.len().max(1) as f64
-        );
+        println!("  {g}  {n:>8}  ({:.1} %)", 100.0 * n as f64 / samples.len().max(1) as f64);
     }
     println!("per category:");
     for (name, n) in ds.categories.iter().zip(&c.per_category) {

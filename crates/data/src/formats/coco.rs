@@ -64,11 +64,7 @@ pub(crate) fn read(file: &Path, root: &Path, checker: &mut BoxChecker) -> Result
     let de = &mut serde_json::Deserializer::from_str(&text);
     let coco: CocoFile = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let entry = if path == "." {
-            "document".to_string()
-        } else {
-            path
-        };
+        let entry = if path == "." { "document".to_string() } else { path };
         DataError::at(file, entry, e.into_inner().to_string())
     })?;
 
@@ -89,11 +85,7 @@ pub(crate) fn read(file: &Path, root: &Path, checker: &mut BoxChecker) -> Result
     for (i, im) in coco.images.iter().enumerate() {
         let entry = format!("images[{i}] (id {})", im.id);
         if let Some(j) = image_index.insert(im.id, i) {
-            return Err(DataError::at(
-                file,
-                entry,
-                format!("duplicate image id {} (also images[{j}])", im.id),
-            ));
+            return Err(DataError::at(file, entry, format!("duplicate image id {} (also images[{j}])", im.id)));
         }
         resolve_under(root, &im.file_name, file, &entry)?;
         declared.push(im.width.zip(im.height));
@@ -106,13 +98,7 @@ pub(crate) fn read(file: &Path, root: &Path, checker: &mut BoxChecker) -> Result
         });
     }
     check_images(&mut images, root, &declared, |i| {
-        (
-            file.to_path_buf(),
-            format!(
-                "images[{i}] (id {}, {})",
-                coco.images[i].id, coco.images[i].file_name
-            ),
-        )
+        (file.to_path_buf(), format!("images[{i}] (id {}, {})", coco.images[i].id, coco.images[i].file_name))
     })?;
 
     for (a, ann) in coco.annotations.iter().enumerate() {
@@ -121,28 +107,14 @@ pub(crate) fn read(file: &Path, root: &Path, checker: &mut BoxChecker) -> Result
             None => format!("annotations[{a}]"),
         };
         let Some(&ii) = image_index.get(&ann.image_id) else {
-            return Err(DataError::at(
-                file,
-                entry,
-                format!("unknown image id {}", ann.image_id),
-            ));
+            return Err(DataError::at(file, entry, format!("unknown image id {}", ann.image_id)));
         };
         let Some(&ci) = cat_index.get(&ann.category_id) else {
-            return Err(DataError::at(
-                file,
-                entry,
-                format!("unknown category id {}", ann.category_id),
-            ));
+            return Err(DataError::at(file, entry, format!("unknown category id {}", ann.category_id)));
         };
         let im = &mut images[ii];
-        if let Some(bbox) =
-            checker.check(BBox::from(ann.bbox), im.width, im.height, file, &entry)?
-        {
-            im.objects.push(Object {
-                category: ci,
-                bbox,
-                iscrowd: ann.iscrowd.is_set(),
-            });
+        if let Some(bbox) = checker.check(BBox::from(ann.bbox), im.width, im.height, file, &entry)? {
+            im.objects.push(Object { category: ci, bbox, iscrowd: ann.iscrowd.is_set() });
         }
     }
 

@@ -55,8 +55,7 @@ fn line_of(doc: &roxmltree::Document, node: roxmltree::Node) -> String {
 
 fn parse_one(xml: &Path) -> Result<RawImage> {
     let text = std::fs::read_to_string(xml).map_err(|e| DataError::io(xml, e))?;
-    let doc = roxmltree::Document::parse(&text)
-        .map_err(|e| DataError::at(xml, "document", e.to_string()))?;
+    let doc = roxmltree::Document::parse(&text).map_err(|e| DataError::at(xml, "document", e.to_string()))?;
     let root = doc.root_element();
     let text_of = |node: roxmltree::Node, tag: &str, what: &str| -> Result<String> {
         let c = child(node, tag).ok_or_else(|| {
@@ -72,11 +71,7 @@ fn parse_one(xml: &Path) -> Result<RawImage> {
         let t = text_of(node, tag, what)?;
         t.parse::<f64>().map_err(|_| {
             let c = child(node, tag).unwrap();
-            DataError::at(
-                xml,
-                format!("{} <{tag}>", line_of(&doc, c)),
-                format!("{t:?} is not a number"),
-            )
+            DataError::at(xml, format!("{} <{tag}>", line_of(&doc, c)), format!("{t:?} is not a number"))
         })
     };
     let file_name = text_of(root, "filename", "the annotation")?;
@@ -95,39 +90,17 @@ fn parse_one(xml: &Path) -> Result<RawImage> {
         if name.is_empty() {
             return Err(DataError::at(xml, entry, "empty <name>"));
         }
-        let bb = child(obj, "bndbox")
-            .ok_or_else(|| DataError::at(xml, &entry, "missing <bndbox> in <object>"))?;
-        let (x1, y1) = (
-            number(bb, "xmin", "<bndbox>")?,
-            number(bb, "ymin", "<bndbox>")?,
-        );
-        let (x2, y2) = (
-            number(bb, "xmax", "<bndbox>")?,
-            number(bb, "ymax", "<bndbox>")?,
-        );
-        let difficult = child(obj, "difficult")
-            .and_then(|d| d.text())
-            .is_some_and(|t| t.trim() == "1");
-        objects.push(RawObject {
-            name,
-            bbox: BBox::from_corners(x1, y1, x2, y2),
-            difficult,
-            entry,
-        });
+        let bb = child(obj, "bndbox").ok_or_else(|| DataError::at(xml, &entry, "missing <bndbox> in <object>"))?;
+        let (x1, y1) = (number(bb, "xmin", "<bndbox>")?, number(bb, "ymin", "<bndbox>")?);
+        let (x2, y2) = (number(bb, "xmax", "<bndbox>")?, number(bb, "ymax", "<bndbox>")?);
+        let difficult = child(obj, "difficult").and_then(|d| d.text()).is_some_and(|t| t.trim() == "1");
+        objects.push(RawObject { name, bbox: BBox::from_corners(x1, y1, x2, y2), difficult, entry });
     }
-    Ok(RawImage {
-        xml: xml.to_path_buf(),
-        file_name,
-        size,
-        objects,
-    })
+    Ok(RawImage { xml: xml.to_path_buf(), file_name, size, objects })
 }
 
 pub(crate) fn read(annotations: &Path, root: &Path, checker: &mut BoxChecker) -> Result<Parts> {
-    let raws = xml_files(annotations)?
-        .iter()
-        .map(|f| parse_one(f))
-        .collect::<Result<Vec<_>>>()?;
+    let raws = xml_files(annotations)?.iter().map(|f| parse_one(f)).collect::<Result<Vec<_>>>()?;
 
     let names: Vec<String> = raws
         .iter()
@@ -135,11 +108,7 @@ pub(crate) fn read(annotations: &Path, root: &Path, checker: &mut BoxChecker) ->
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let index: HashMap<&str, usize> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i))
-        .collect();
+    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
 
     let mut seen: HashMap<&str, &Path> = HashMap::new();
     let mut images = Vec::with_capacity(raws.len());
@@ -149,11 +118,7 @@ pub(crate) fn read(annotations: &Path, root: &Path, checker: &mut BoxChecker) ->
             return Err(DataError::at(
                 &r.xml,
                 "<filename>",
-                format!(
-                    "image {} is also annotated by {}",
-                    r.file_name,
-                    other.display()
-                ),
+                format!("image {} is also annotated by {}", r.file_name, other.display()),
             ));
         }
         images.push(ImageEntry {
@@ -165,18 +130,12 @@ pub(crate) fn read(annotations: &Path, root: &Path, checker: &mut BoxChecker) ->
         });
     }
     let declared: Vec<_> = raws.iter().map(|r| r.size).collect();
-    check_images(&mut images, root, &declared, |i| {
-        (raws[i].xml.clone(), "<filename>".to_string())
-    })?;
+    check_images(&mut images, root, &declared, |i| (raws[i].xml.clone(), "<filename>".to_string()))?;
 
     for (im, r) in images.iter_mut().zip(&raws) {
         for o in &r.objects {
             if let Some(bbox) = checker.check(o.bbox, im.width, im.height, &r.xml, &o.entry)? {
-                im.objects.push(Object {
-                    category: index[o.name.as_str()],
-                    bbox,
-                    iscrowd: o.difficult,
-                });
+                im.objects.push(Object { category: index[o.name.as_str()], bbox, iscrowd: o.difficult });
             }
         }
     }

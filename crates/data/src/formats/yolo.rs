@@ -18,18 +18,12 @@ use crate::geometry::BBox;
 const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "gif"];
 
 fn has_ext(p: &Path, exts: &[&str]) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
 fn names_from_classes_txt(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
-    let names: Vec<String> = text
-        .lines()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect();
+    let names: Vec<String> = text.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
     if names.is_empty() {
         return Err(DataError::new(path, "holds no class names"));
     }
@@ -50,8 +44,7 @@ struct DataYaml {
 
 fn names_from_yaml(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
-    let y: DataYaml =
-        serde_yaml_ng::from_str(&text).map_err(|e| DataError::at(path, "names", e.to_string()))?;
+    let y: DataYaml = serde_yaml_ng::from_str(&text).map_err(|e| DataError::at(path, "names", e.to_string()))?;
     let names = match y.names {
         Names::List(v) => v,
         Names::Map(m) => {
@@ -60,10 +53,7 @@ fn names_from_yaml(path: &Path) -> Result<Vec<String>> {
                     return Err(DataError::at(
                         path,
                         "names",
-                        format!(
-                            "class ids must be 0..{} without gaps; {i} is missing",
-                            m.len()
-                        ),
+                        format!("class ids must be 0..{} without gaps; {i} is missing", m.len()),
                     ));
                 }
             }
@@ -84,19 +74,12 @@ fn find_names(labels: &Path) -> Result<Vec<String>> {
         for f in ["classes.txt", "data.yaml", "data.yml"] {
             let p = d.join(f);
             if p.is_file() {
-                return if f == "classes.txt" {
-                    names_from_classes_txt(&p)
-                } else {
-                    names_from_yaml(&p)
-                };
+                return if f == "classes.txt" { names_from_classes_txt(&p) } else { names_from_yaml(&p) };
             }
         }
         dir = d.parent();
     }
-    Err(DataError::new(
-        labels,
-        "no classes.txt or data.yaml found here or up to two folders above",
-    ))
+    Err(DataError::new(labels, "no classes.txt or data.yaml found here or up to two folders above"))
 }
 
 /// `images` with its last `images` component replaced by `labels`.
@@ -105,11 +88,7 @@ fn sibling_labels(images: &Path) -> Option<PathBuf> {
     let pos = comps.iter().rposition(|c| c.as_os_str() == "images")?;
     let mut p = PathBuf::new();
     for (i, c) in comps.iter().enumerate() {
-        p.push(if i == pos {
-            std::ffi::OsStr::new("labels")
-        } else {
-            c.as_os_str()
-        });
+        p.push(if i == pos { std::ffi::OsStr::new("labels") } else { c.as_os_str() });
     }
     Some(p)
 }
@@ -120,15 +99,18 @@ pub(crate) fn read(annotations: &Path, root: &Path, checker: &mut BoxChecker) ->
     } else if has_ext(annotations, &["yaml", "yml"]) {
         let names = names_from_yaml(annotations)?;
         let labels = sibling_labels(root).filter(|p| p.is_dir()).ok_or_else(|| {
-            DataError::new(annotations, format!("no labels folder beside {} (expected its 'images' component replaced by 'labels')", root.display()))
+            DataError::new(
+                annotations,
+                format!(
+                    "no labels folder beside {} (expected its 'images' component replaced by 'labels')",
+                    root.display()
+                ),
+            )
         })?;
         (labels, names)
     } else {
         let names = names_from_classes_txt(annotations)?;
-        (
-            annotations.parent().unwrap_or(Path::new(".")).to_path_buf(),
-            names,
-        )
+        (annotations.parent().unwrap_or(Path::new(".")).to_path_buf(), names)
     };
 
     let mut image_files: Vec<PathBuf> = std::fs::read_dir(root)
@@ -151,18 +133,10 @@ pub(crate) fn read(annotations: &Path, root: &Path, checker: &mut BoxChecker) ->
                 ),
             ));
         }
-        images.push(ImageEntry {
-            id: i as u64 + 1,
-            file_name: name,
-            width: 0,
-            height: 0,
-            objects: Vec::new(),
-        });
+        images.push(ImageEntry { id: i as u64 + 1, file_name: name, width: 0, height: 0, objects: Vec::new() });
     }
     let declared = vec![None; images.len()];
-    check_images(&mut images, root, &declared, |i| {
-        (image_files[i].clone(), "image".to_string())
-    })?;
+    check_images(&mut images, root, &declared, |i| (image_files[i].clone(), "image".to_string()))?;
 
     let mut label_files: Vec<PathBuf> = std::fs::read_dir(&labels)
         .map_err(|e| DataError::io(&labels, e))?
@@ -173,10 +147,7 @@ pub(crate) fn read(annotations: &Path, root: &Path, checker: &mut BoxChecker) ->
     for lf in &label_files {
         let stem = lf.file_stem().unwrap().to_string_lossy().to_string();
         let Some(&ii) = by_stem.get(&stem) else {
-            return Err(DataError::new(
-                lf,
-                format!("no image named {stem}.* in {}", root.display()),
-            ));
+            return Err(DataError::new(lf, format!("no image named {stem}.* in {}", root.display())));
         };
         let text = std::fs::read_to_string(lf).map_err(|e| DataError::io(lf, e))?;
         let im = &mut images[ii];
@@ -191,48 +162,27 @@ pub(crate) fn read(annotations: &Path, root: &Path, checker: &mut BoxChecker) ->
                 return Err(DataError::at(
                     lf,
                     entry,
-                    format!(
-                        "expected 5 fields 'class cx cy w h', found {}",
-                        fields.len()
-                    ),
+                    format!("expected 5 fields 'class cx cy w h', found {}", fields.len()),
                 ));
             }
             let class: usize = fields[0].parse().map_err(|_| {
-                DataError::at(
-                    lf,
-                    &entry,
-                    format!("class {:?} is not a non-negative integer", fields[0]),
-                )
+                DataError::at(lf, &entry, format!("class {:?} is not a non-negative integer", fields[0]))
             })?;
             if class >= names.len() {
                 return Err(DataError::at(
                     lf,
                     &entry,
-                    format!(
-                        "unknown category id {class} (there are {} class names)",
-                        names.len()
-                    ),
+                    format!("unknown category id {class} (there are {} class names)", names.len()),
                 ));
             }
             let mut v = [0f64; 4];
             for (k, f) in fields[1..].iter().enumerate() {
-                v[k] = f
-                    .parse()
-                    .map_err(|_| DataError::at(lf, &entry, format!("{f:?} is not a number")))?;
+                v[k] = f.parse().map_err(|_| DataError::at(lf, &entry, format!("{f:?} is not a number")))?;
             }
             let (w, h) = (im.width as f64, im.height as f64);
-            let bbox = BBox::new(
-                (v[0] - v[2] / 2.0) * w,
-                (v[1] - v[3] / 2.0) * h,
-                v[2] * w,
-                v[3] * h,
-            );
+            let bbox = BBox::new((v[0] - v[2] / 2.0) * w, (v[1] - v[3] / 2.0) * h, v[2] * w, v[3] * h);
             if let Some(bbox) = checker.check(bbox, im.width, im.height, lf, &entry)? {
-                im.objects.push(Object {
-                    category: class,
-                    bbox,
-                    iscrowd: false,
-                });
+                im.objects.push(Object { category: class, bbox, iscrowd: false });
             }
         }
     }
