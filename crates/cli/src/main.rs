@@ -34,6 +34,7 @@ enum Command {
     Pretrain(commands::pretrain::Args),
     Erf(commands::erf::Args),
     Export(commands::export::ExportArgs),
+    Evaluate(commands::evaluate::Args),
     Features(commands::export::FeaturesArgs),
     Check(commands::check::Args),
     /// Benchmarks (one JSON line of results).
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Command::Pretrain(a) => commands::pretrain::run(a),
         Command::Erf(a) => commands::erf::run(a),
         Command::Export(a) => commands::export::export(a),
+        Command::Evaluate(a) => commands::evaluate::run(a),
         Command::Features(a) => commands::export::features_cmd(a),
         Command::Check(a) => commands::check::run(a),
         Command::Bench(b) => commands::bench::run(b),

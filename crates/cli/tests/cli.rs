@@ -328,3 +328,43 @@ fn pretrain_resume_export_features_erf() {
     std::fs::write(&cfg, "sise = 64\n").unwrap();
     fails_with(&montage(&base), &["pre.toml", "sise"]);
 }
+
+#[test]
+fn evaluate_prints_the_twelve_statistics() {
+    let dir = fixtures().join("coco_eval");
+    let out = ok(&montage(&[
+        "evaluate",
+        "--annotations",
+        s(&dir.join("crowded_gt.json")),
+        "--detections",
+        s(&dir.join("crowded_dt.json")),
+    ]));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 12);
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("crowded_expected.json")).unwrap()).unwrap();
+    for k in ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"] {
+        assert!((v[k].as_f64().unwrap() - want["stats"][k].as_f64().unwrap()).abs() < 1e-4, "{k}");
+    }
+    let out = ok(&montage(&[
+        "evaluate",
+        "--annotations",
+        s(&dir.join("crowded_gt.json")),
+        "--detections",
+        s(&dir.join("crowded_dt.json")),
+        "--per-category",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["per_category"].as_array().unwrap().len(), 2);
+    fails_with(
+        &montage(&[
+            "evaluate",
+            "--annotations",
+            s(&dir.join("crowded_dt.json")),
+            "--detections",
+            s(&dir.join("crowded_dt.json")),
+        ]),
+        &["crowded_dt.json"],
+    );
+}

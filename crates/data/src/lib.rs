@@ -9,6 +9,7 @@
 
 pub mod assemble;
 pub mod cache;
+pub mod coco_eval;
 pub mod dataset;
 pub mod error;
 pub mod formats;

@@ -279,7 +279,11 @@ mod tests {
     #[test]
     fn init_is_seeded_and_has_torchvision_scale() {
         let d = Device::flex();
-        let (a, b, c) = (ResNet::init(Arch::Resnet18, 1, &d), ResNet::init(Arch::Resnet18, 1, &d), ResNet::init(Arch::Resnet18, 2, &d));
+        let (a, b, c) = (
+            ResNet::init(Arch::Resnet18, 1, &d),
+            ResNet::init(Arch::Resnet18, 1, &d),
+            ResNet::init(Arch::Resnet18, 2, &d),
+        );
         assert_eq!(conv1(&a), conv1(&b));
         assert_ne!(conv1(&a), conv1(&c));
         let w = conv1(&a);

@@ -2,6 +2,7 @@ pub mod bench;
 pub mod cache;
 pub mod check;
 pub mod erf;
+pub mod evaluate;
 pub mod export;
 pub mod pretrain;
 pub mod preview;
