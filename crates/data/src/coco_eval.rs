@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{DataError, Result};
+use crate::error::Result;
+use crate::io::read_json;
 
 /// Ground truth as COCO instances json (only what evaluation needs).
 #[derive(Clone, Debug, Deserialize)]
@@ -87,21 +88,11 @@ pub struct Evaluation {
 }
 
 pub fn read_ground_truth(path: &Path) -> Result<GroundTruth> {
-    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let p = e.path().to_string();
-        DataError::at(path, if p == "." { "document".into() } else { p }, e.into_inner().to_string())
-    })
+    read_json(path)
 }
 
 pub fn read_detections(path: &Path) -> Result<Vec<Detection>> {
-    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let p = e.path().to_string();
-        DataError::at(path, if p == "." { "document".into() } else { p }, e.into_inner().to_string())
-    })
+    read_json(path)
 }
 
 /// numpy's `linspace(start, stop, n)`, bit for bit: `i * step + start`, the last value

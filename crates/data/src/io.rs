@@ -25,3 +25,14 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> std:
     tmp.persist(path).map_err(|e| DataError::io(path, e.error))?;
     Ok(())
 }
+
+/// Reads a json file into `T`; errors name the file and the json path of the bad entry
+/// (`annotations[17].bbox: invalid length 3 ... at line 1 column 2345`).
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let p = e.path().to_string();
+        DataError::at(path, if p == "." { "document".to_string() } else { p }, e.into_inner().to_string())
+    })
+}

@@ -10,6 +10,7 @@ use super::{Parts, check_images};
 use crate::dataset::{BoxChecker, ImageEntry, Object, resolve_under};
 use crate::error::{DataError, Result};
 use crate::geometry::BBox;
+use crate::io::read_json;
 
 #[derive(Deserialize)]
 struct CocoFile {
@@ -60,13 +61,7 @@ impl Flag {
 }
 
 pub(crate) fn read(file: &Path, root: &Path, checker: &mut BoxChecker) -> Result<Parts> {
-    let text = std::fs::read_to_string(file).map_err(|e| DataError::io(file, e))?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    let coco: CocoFile = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let entry = if path == "." { "document".to_string() } else { path };
-        DataError::at(file, entry, e.into_inner().to_string())
-    })?;
+    let coco: CocoFile = read_json(file)?;
 
     let mut cat_index = HashMap::new();
     for (i, c) in coco.categories.iter().enumerate() {
