@@ -51,6 +51,10 @@ pub struct FeaturesArgs {
     pub out: PathBuf,
     #[arg(long, default_value_t = 224, value_name = "N")]
     pub size: u32,
+    /// Also write the normalised input (1 x 3 x N x N) as .npy, to feed another framework the
+    /// very same tensor.
+    #[arg(long, value_name = "FILE.npy")]
+    pub save_input: Option<PathBuf>,
 }
 
 /// An image resized to `size x size` and normalised, as CHW f32.
@@ -77,6 +81,9 @@ pub fn features_cmd(a: FeaturesArgs) -> Result<()> {
     let mut net = ResNet::new(a.backbone, &device);
     load_backbone(&mut net, &a.weights)?;
     let x = load_normalised(&a.image, a.size)?;
+    if let Some(p) = &a.save_input {
+        write_npy(p, &[1, 3, a.size as usize, a.size as usize], &x)?;
+    }
     let (shape, data) = features(&net, x, a.size as usize, &device);
     write_npy(&a.out, &shape, &data)?;
     println!("wrote {:?} features to {}", shape, a.out.display());
