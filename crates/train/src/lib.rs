@@ -8,6 +8,7 @@
 pub use burn;
 
 pub mod backend;
+pub mod checkpoint;
 pub mod detect;
 pub mod erf;
 pub mod export;

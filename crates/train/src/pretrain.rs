@@ -13,13 +13,13 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
-use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::TensorData;
 use montage_data::assemble::Assembler;
 use montage_data::io::write_atomic;
 use montage_data::loader::{Loader, LoaderConfig, MontageMaker};
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint;
 use crate::erf::{estimate, feature_side};
 use crate::loss::{LossKind, loss, region_accuracy};
 use crate::norm::BnMode;
@@ -190,45 +190,18 @@ pub fn optimizer(cfg: &PretrainConfig) -> ModuleOptimizer {
 }
 
 pub fn checkpoint_dir(out: &Path) -> PathBuf {
-    out.join("checkpoint")
+    checkpoint::dir(out)
 }
 
-fn save_checkpoint(
-    out: &Path,
-    model: &MontageNet,
-    optim: &ModuleOptimizer,
-    state: &State,
-    erf: Option<&ErfMaps>,
-) -> Result<()> {
-    let tmp = out.join(format!(".checkpoint.tmp{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+fn save_checkpoint(out: &Path, model: &MontageNet, optim: &ModuleOptimizer, state: &State, erf: Option<&ErfMaps>) -> Result<()> {
     model.backbone.sync_running_stats();
-    let mut store = BurnpackStore::from_file(tmp.join("model.bpk")).overwrite(true);
-    model.save_into(&mut store).map_err(|e| anyhow::anyhow!("{}: cannot save the model: {e:?}", tmp.display()))?;
-    optim
-        .save(tmp.join("optim.bpk"))
-        .map_err(|e| anyhow::anyhow!("{}: cannot save the optimiser: {e:?}", tmp.display()))?;
-    if let Some(e) = erf {
-        let bytes: Vec<u8> = e.maps.iter().flat_map(|v| v.to_le_bytes()).collect();
-        write_atomic(&tmp.join("erf.f32"), |f| f.write_all(&bytes))?;
-    }
-    write_atomic(&tmp.join("state.json"), |f| f.write_all(&serde_json::to_vec_pretty(state).unwrap()))?;
-    let dir = checkpoint_dir(out);
-    let old = out.join("checkpoint.old");
-    let _ = std::fs::remove_dir_all(&old);
-    if dir.exists() {
-        std::fs::rename(&dir, &old).with_context(|| format!("{}: cannot move aside", dir.display()))?;
-    }
-    std::fs::rename(&tmp, &dir).with_context(|| format!("{}: cannot move into place", dir.display()))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
+    let erf_bytes: Vec<u8> = erf.map(|e| e.maps.iter().flat_map(|v| v.to_le_bytes()).collect()).unwrap_or_default();
+    let extra: Vec<(&str, &[u8])> = if erf.is_some() { vec![("erf.f32", &erf_bytes)] } else { vec![] };
+    checkpoint::save(out, model, optim, state, &extra)
 }
 
-/// The newest complete checkpoint (`checkpoint`, or `checkpoint.old` if a run was killed
-/// while swapping them).
 fn find_checkpoint(out: &Path) -> Option<PathBuf> {
-    [checkpoint_dir(out), out.join("checkpoint.old")].into_iter().find(|d| d.join("state.json").is_file())
+    checkpoint::find(out)
 }
 
 struct Restored {
@@ -239,16 +212,10 @@ struct Restored {
 }
 
 fn load_checkpoint(dir: &Path, device: &Device) -> Result<Restored> {
-    let state: State = serde_json::from_slice(
-        &std::fs::read(dir.join("state.json")).with_context(|| format!("{}: cannot read state.json", dir.display()))?,
-    )
-    .with_context(|| format!("{}: state.json is corrupt", dir.display()))?;
+    let state: State = checkpoint::read_state(dir)?;
     let mut model = MontageNet::new(state.config.backbone, state.num_classes, state.config.seed, device);
-    let mut store = BurnpackStore::from_file(dir.join("model.bpk"));
-    model.load_from(&mut store).map_err(|e| anyhow::anyhow!("{}: cannot load model.bpk: {e:?}", dir.display()))?;
-    let optim = optimizer(&state.config)
-        .load(dir.join("optim.bpk"))
-        .map_err(|e| anyhow::anyhow!("{}: cannot load optim.bpk: {e:?}", dir.display()))?;
+    checkpoint::load_model(dir, &mut model)?;
+    let optim = checkpoint::load_optim(dir, optimizer(&state.config))?;
     let erf = match state.erf {
         Some((side, canvas)) => {
             let bytes = std::fs::read(dir.join("erf.f32"))
@@ -272,13 +239,7 @@ fn load_checkpoint(dir: &Path, device: &Device) -> Result<Restored> {
 /// Loads the model of a checkpoint: `path` is a run folder (holding `checkpoint/`) or a
 /// checkpoint folder. Returns the model and the iterations it was trained for.
 pub fn load_model(path: &Path, device: &Device) -> Result<(MontageNet, u64, PretrainConfig)> {
-    let dir = if path.join("state.json").is_file() {
-        path.to_path_buf()
-    } else {
-        find_checkpoint(path).ok_or_else(|| {
-            anyhow::anyhow!("{}: no checkpoint here (expected state.json, or a checkpoint/ folder)", path.display())
-        })?
-    };
+    let dir = checkpoint::resolve(path)?;
     let r = load_checkpoint(&dir, device)?;
     Ok((r.model, r.state.iter, r.state.config))
 }
