@@ -35,8 +35,11 @@ enum Command {
     Erf(commands::erf::Args),
     Export(commands::export::ExportArgs),
     Evaluate(commands::evaluate::Args),
+    Finetune(commands::finetune::Args),
+    Detect(commands::finetune::DetectArgs),
     Features(commands::export::FeaturesArgs),
     Check(commands::check::Args),
+    Demo(commands::demo::Args),
     /// Benchmarks (one JSON line of results).
     #[command(subcommand)]
     Bench(commands::bench::Bench),
@@ -52,8 +55,11 @@ fn main() -> ExitCode {
         Command::Erf(a) => commands::erf::run(a),
         Command::Export(a) => commands::export::export(a),
         Command::Evaluate(a) => commands::evaluate::run(a),
+        Command::Finetune(a) => commands::finetune::run(a),
+        Command::Detect(a) => commands::finetune::detect(a),
         Command::Features(a) => commands::export::features_cmd(a),
         Command::Check(a) => commands::check::run(a),
+        Command::Demo(a) => commands::demo::run(a),
         Command::Bench(b) => commands::bench::run(b),
     };
     match result {

@@ -368,3 +368,69 @@ fn evaluate_prints_the_twelve_statistics() {
         &["crowded_dt.json"],
     );
 }
+
+#[test]
+fn finetune_detect_evaluate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = data();
+    let out = dir.path().join("ft");
+    let cfg = dir.path().join("det.toml");
+    std::fs::write(&cfg, "channels = 32\ntower = 1\n").unwrap();
+    let (ann, img) = (d.join("annotations/train.json"), d.join("train"));
+    let (vann, vimg) = (d.join("annotations/val.json"), d.join("val"));
+    let args = [
+        "finetune",
+        "--annotations",
+        s(&ann),
+        "--images",
+        s(&img),
+        "--val-annotations",
+        s(&vann),
+        "--val-images",
+        s(&vimg),
+        "--out",
+        s(&out),
+        "--iters",
+        "2",
+        "--batch",
+        "1",
+        "--min-size",
+        "64",
+        "--config",
+        s(&cfg),
+        "--checkpoint-every",
+        "1",
+    ];
+    let line = ok(&montage(&args));
+    let v: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]);
+    for f in ["metrics.jsonl", "eval.json", "eval.jsonl", "loss.png", "ap.png", "checkpoint/state.json"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    assert_eq!(std::fs::read_to_string(out.join("metrics.jsonl")).unwrap().lines().count(), 2);
+
+    let dets = dir.path().join("dets.json");
+    ok(&montage(&[
+        "detect",
+        "--checkpoint",
+        s(&out),
+        "--images",
+        s(&vimg),
+        "--annotations",
+        s(&vann),
+        "--out",
+        s(&dets),
+        "--score-thresh",
+        "0.0",
+    ]));
+    let list: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&dets).unwrap()).unwrap();
+    for det in list.as_array().unwrap() {
+        for k in ["image_id", "category_id", "bbox", "score"] {
+            assert!(!det[k].is_null(), "{k} missing");
+        }
+    }
+    ok(&montage(&["evaluate", "--annotations", s(&vann), "--detections", s(&dets)]));
+    // Without annotations: images numbered in name order.
+    ok(&montage(&["detect", "--checkpoint", s(&out), "--images", s(&vimg), "--out", s(&dets)]));
+}

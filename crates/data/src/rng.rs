@@ -15,6 +15,8 @@ pub enum Purpose {
     Preview = 4,
     /// Weight initialisation of the networks.
     Init = 5,
+    /// Image order and flips of detection fine-tuning.
+    Detection = 6,
 }
 
 /// The stream for `(seed, purpose, index)`.

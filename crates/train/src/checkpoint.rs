@@ -18,17 +18,27 @@ pub fn dir(out: &Path) -> PathBuf {
 }
 
 /// Saves a checkpoint into `out/checkpoint`. Callers sync BN statistics first.
-pub fn save<M: Module>(out: &Path, model: &M, optim: &ModuleOptimizer, state: &impl serde::Serialize, extra: &[(&str, &[u8])]) -> Result<()> {
+pub fn save<M: Module>(
+    out: &Path,
+    model: &M,
+    optim: &ModuleOptimizer,
+    state: &impl serde::Serialize,
+    extra: &[(&str, &[u8])],
+) -> Result<()> {
     let tmp = out.join(format!(".checkpoint.tmp{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
     let mut store = BurnpackStore::from_file(tmp.join("model.bpk")).overwrite(true);
     model.save_into(&mut store).map_err(|e| anyhow::anyhow!("{}: cannot save the model: {e:?}", tmp.display()))?;
-    optim.save(tmp.join("optim.bpk")).map_err(|e| anyhow::anyhow!("{}: cannot save the optimiser: {e:?}", tmp.display()))?;
+    optim
+        .save(tmp.join("optim.bpk"))
+        .map_err(|e| anyhow::anyhow!("{}: cannot save the optimiser: {e:?}", tmp.display()))?;
     for (name, bytes) in extra {
         write_atomic(&tmp.join(name), |f| f.write_all(bytes))?;
     }
-    write_atomic(&tmp.join("state.json"), |f| f.write_all(&serde_json::to_vec_pretty(state).expect("state serialises")))?;
+    write_atomic(&tmp.join("state.json"), |f| {
+        f.write_all(&serde_json::to_vec_pretty(state).expect("state serialises"))
+    })?;
     let dir = dir(out);
     let old = out.join("checkpoint.old");
     let _ = std::fs::remove_dir_all(&old);
@@ -50,11 +60,14 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
     if path.join("state.json").is_file() {
         return Ok(path.to_path_buf());
     }
-    find(path).ok_or_else(|| anyhow::anyhow!("{}: no checkpoint here (expected state.json, or a checkpoint/ folder)", path.display()))
+    find(path).ok_or_else(|| {
+        anyhow::anyhow!("{}: no checkpoint here (expected state.json, or a checkpoint/ folder)", path.display())
+    })
 }
 
 pub fn read_state<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<T> {
-    let bytes = std::fs::read(dir.join("state.json")).with_context(|| format!("{}: cannot read state.json", dir.display()))?;
+    let bytes =
+        std::fs::read(dir.join("state.json")).with_context(|| format!("{}: cannot read state.json", dir.display()))?;
     serde_json::from_slice(&bytes).with_context(|| format!("{}: state.json is corrupt", dir.display()))
 }
 

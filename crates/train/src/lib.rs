@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod detect;
 pub mod erf;
 pub mod export;
+pub mod finetune;
 pub mod loss;
 pub mod norm;
 pub mod pretrain;

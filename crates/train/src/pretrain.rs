@@ -193,7 +193,13 @@ pub fn checkpoint_dir(out: &Path) -> PathBuf {
     checkpoint::dir(out)
 }
 
-fn save_checkpoint(out: &Path, model: &MontageNet, optim: &ModuleOptimizer, state: &State, erf: Option<&ErfMaps>) -> Result<()> {
+fn save_checkpoint(
+    out: &Path,
+    model: &MontageNet,
+    optim: &ModuleOptimizer,
+    state: &State,
+    erf: Option<&ErfMaps>,
+) -> Result<()> {
     model.backbone.sync_running_stats();
     let erf_bytes: Vec<u8> = erf.map(|e| e.maps.iter().flat_map(|v| v.to_le_bytes()).collect()).unwrap_or_default();
     let extra: Vec<(&str, &[u8])> = if erf.is_some() { vec![("erf.f32", &erf_bytes)] } else { vec![] };

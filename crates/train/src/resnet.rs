@@ -253,6 +253,27 @@ impl ResNet {
         v
     }
 
+    /// Freezes every BN's affine parameters (they get no gradient), as torchvision's
+    /// FrozenBatchNorm2d and the paper's fine-tuning do; use with [`BnMode::Eval`].
+    pub fn freeze_bn(mut self) -> Self {
+        fn f(bn: &mut BatchNorm2d) {
+            bn.weight = bn.weight.clone().set_require_grad(false);
+            bn.bias = bn.bias.clone().set_require_grad(false);
+        }
+        f(&mut self.bn1);
+        for b in [&mut self.layer1, &mut self.layer2, &mut self.layer3, &mut self.layer4].into_iter().flatten() {
+            f(&mut b.bn1);
+            f(&mut b.bn2);
+            if let Some(bn) = b.bn3.as_mut() {
+                f(bn);
+            }
+            if let Some(d) = b.downsample.as_mut() {
+                f(&mut d.bn);
+            }
+        }
+        self
+    }
+
     /// Makes every BN's running statistics current (before saving or exporting).
     pub fn sync_running_stats(&self) {
         self.batch_norms().into_iter().for_each(BatchNorm2d::sync);

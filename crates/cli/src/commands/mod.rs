@@ -1,9 +1,11 @@
 pub mod bench;
 pub mod cache;
 pub mod check;
+pub mod demo;
 pub mod erf;
 pub mod evaluate;
 pub mod export;
+pub mod finetune;
 pub mod pretrain;
 pub mod preview;
 pub mod sample;

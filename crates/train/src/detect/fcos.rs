@@ -161,13 +161,20 @@ impl Default for FcosSize {
 }
 
 impl Fcos {
+    /// A detector with a fresh backbone (`ResNet::init(seed)`); replace `backbone` to start
+    /// from pre-trained weights, then call [`Fcos::freeze_backbone_bn`].
     pub fn new(arch: Arch, classes: usize, size: FcosSize, seed: u64, device: &Device) -> Fcos {
         device.seed(seed);
         Fcos {
-            backbone: ResNet::init(arch, seed, device),
+            backbone: ResNet::init(arch, seed, device).freeze_bn(),
             fpn: Fpn::new(arch.out_channels(), size.channels, device),
             head: Head::new(size.channels, classes, size.tower, device),
         }
+    }
+
+    pub fn freeze_backbone_bn(mut self) -> Self {
+        self.backbone = self.backbone.freeze_bn();
+        self
     }
 
     /// `x`: `N x 3 x H x W` normalised images (H, W multiples of 32 preferred).
