@@ -45,6 +45,24 @@ pub fn decode_rgb(path: &Path) -> Result<image::RgbImage> {
     Ok(img.into_rgb8())
 }
 
+/// Resizes an RGB8 image to `width x height` (bilinear convolution, antialiased like PIL's).
+/// `origin` names the file in errors.
+pub fn resize_rgb(img: &image::RgbImage, width: u32, height: u32, origin: &Path) -> Result<Vec<u8>> {
+    use fast_image_resize as fr;
+    let (w0, h0) = img.dimensions();
+    let fail = |e: String| DataError::new(origin, format!("cannot resize: {e}"));
+    let src = fr::images::ImageRef::new(w0, h0, img.as_raw(), fr::PixelType::U8x3).map_err(|e| fail(e.to_string()))?;
+    let mut dst = fr::images::Image::new(width, height, fr::PixelType::U8x3);
+    fr::Resizer::new()
+        .resize(
+            &src,
+            &mut dst,
+            &fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
+        )
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(dst.into_vec())
+}
+
 impl PixelSource for ImageSource {
     fn view(&self, set: &SampleSet, sample: usize) -> Result<SampleView<'_>> {
         let s = &set.samples[sample];

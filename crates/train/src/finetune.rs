@@ -14,14 +14,13 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use fast_image_resize as fr;
 use montage_data::assemble::normalize_into;
 use montage_data::coco_eval::{
     Detection, Evaluation, GroundTruth, GtAnnotation, GtCategory, GtImage, evaluate, read_ground_truth,
 };
 use montage_data::dataset::{Dataset, Format};
 use montage_data::rng::{Purpose, stream};
-use montage_data::source::decode_rgb;
+use montage_data::source::{decode_rgb, resize_rgb};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -130,16 +129,7 @@ pub fn load_example(ds: &Dataset, i: usize, min_size: u32, max_size: u32, flip: 
     let (w0, h0) = img.dimensions();
     let scale = (min_size as f32 / w0.min(h0) as f32).min(max_size as f32 / w0.max(h0) as f32);
     let (w, h) = (((w0 as f32 * scale).round() as u32).max(1), ((h0 as f32 * scale).round() as u32).max(1));
-    let src = fr::images::ImageRef::new(w0, h0, img.as_raw(), fr::PixelType::U8x3).context("image buffer")?;
-    let mut dst = fr::images::Image::new(w, h, fr::PixelType::U8x3);
-    fr::Resizer::new()
-        .resize(
-            &src,
-            &mut dst,
-            &fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
-        )
-        .with_context(|| format!("{}: cannot resize", path.display()))?;
-    let mut rgb = dst.into_vec();
+    let mut rgb = resize_rgb(&img, w, h, &path)?;
     if flip {
         for row in rgb.chunks_exact_mut(w as usize * 3) {
             row.as_chunks_mut::<3>().0.reverse();

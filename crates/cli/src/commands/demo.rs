@@ -115,7 +115,7 @@ pub fn run(a: Args) -> Result<()> {
         samples: samples.clone(),
         images: d.join("train"),
         out: out.join("erf"),
-        size: size as u32,
+        size,
         montages: 1,
         positions: None,
         tau: 0.7,

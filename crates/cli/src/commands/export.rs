@@ -3,10 +3,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-use fast_image_resize as fr;
+use anyhow::Result;
 use montage_data::assemble::normalize_into;
-use montage_data::source::decode_rgb;
+use montage_data::source::{decode_rgb, resize_rgb};
 use montage_train::burn::prelude::Device;
 use montage_train::export::{features, load_backbone, save_backbone, write_npy};
 use montage_train::pretrain::load_model;
@@ -59,19 +58,9 @@ pub struct FeaturesArgs {
 
 /// An image resized to `size x size` and normalised, as CHW f32.
 pub fn load_normalised(path: &std::path::Path, size: u32) -> Result<Vec<f32>> {
-    let img = decode_rgb(path)?;
-    let (w, h) = img.dimensions();
-    let src = fr::images::ImageRef::new(w, h, img.as_raw(), fr::PixelType::U8x3).context("image buffer")?;
-    let mut dst = fr::images::Image::new(size, size, fr::PixelType::U8x3);
-    fr::Resizer::new()
-        .resize(
-            &src,
-            &mut dst,
-            &fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
-        )
-        .with_context(|| format!("{}: cannot resize", path.display()))?;
-    let mut out = vec![0f32; 3 * (size * size) as usize];
-    normalize_into(dst.buffer(), &mut out);
+    let rgb = resize_rgb(&decode_rgb(path)?, size, size, path)?;
+    let mut out = vec![0f32; rgb.len()];
+    normalize_into(&rgb, &mut out);
     Ok(out)
 }
 
