@@ -276,7 +276,8 @@ pub struct FtOutcome {
     pub metrics: Vec<FtMetrics>,
 }
 
-/// Fine-tunes on `train`, evaluates on `val`, writes into `out`.
+/// Fine-tunes on `train`, evaluates on `val`, writes into `out`. `on_iter` sees every
+/// iteration's metrics and returns false to stop at once, as a killed run would (`None`).
 pub fn finetune(
     cfg: &FinetuneConfig,
     train: &Dataset,
@@ -284,8 +285,8 @@ pub fn finetune(
     out: &Path,
     resume: bool,
     device: &Device,
-    on_iter: &mut dyn FnMut(&FtMetrics),
-) -> Result<FtOutcome> {
+    on_iter: &mut dyn FnMut(&FtMetrics) -> bool,
+) -> Result<Option<FtOutcome>> {
     if cfg.iters == 0 || cfg.batch == 0 || cfg.checkpoint_every == 0 || cfg.min_size < 32 {
         bail!("iters, batch and checkpoint-every must be at least 1 and min-size at least 32");
     }
@@ -391,8 +392,11 @@ pub fn finetune(
             foreground: l.foreground,
         };
         writeln!(mfile, "{}", serde_json::to_string(&m)?)?;
-        on_iter(&m);
+        let go_on = on_iter(&m);
         all.push(m);
+        if !go_on {
+            return Ok(None);
+        }
         let done = it + 1;
         if cfg.eval_every.is_some_and(|e| done % e == 0) && done != cfg.iters {
             let dets = detect_all(&model.valid(), val, cfg, &device.clone().inner(), &post)?;
@@ -412,5 +416,5 @@ pub fn finetune(
     montage_data::io::write_atomic(&out.join("eval.json"), |f| {
         f.write_all(serde_json::to_string_pretty(&e.stats).unwrap().as_bytes())
     })?;
-    Ok(FtOutcome { model, eval: e, metrics: all })
+    Ok(Some(FtOutcome { model, eval: e, metrics: all }))
 }

@@ -104,7 +104,9 @@ pub fn run(a: Args) -> Result<()> {
     let out = finetune(&cfg, &train, &val, &a.out, a.resume, &device, &mut |m| {
         pb.set_position(m.iter + 1);
         pb.set_message(format!("loss {:.3}", m.loss));
-    })?;
+        true
+    })?
+    .expect("runs to the end");
     pb.finish_and_clear();
     let text = std::fs::read_to_string(a.out.join("metrics.jsonl")).unwrap_or_default();
     let pts = |key: &str| -> Vec<(f64, f64)> {
