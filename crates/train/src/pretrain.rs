@@ -189,10 +189,6 @@ pub fn optimizer(cfg: &PretrainConfig) -> ModuleOptimizer {
         .init()
 }
 
-pub fn checkpoint_dir(out: &Path) -> PathBuf {
-    checkpoint::dir(out)
-}
-
 fn save_checkpoint(
     out: &Path,
     model: &MontageNet,
@@ -204,10 +200,6 @@ fn save_checkpoint(
     let erf_bytes: Vec<u8> = erf.map(|e| e.maps.iter().flat_map(|v| v.to_le_bytes()).collect()).unwrap_or_default();
     let extra: Vec<(&str, &[u8])> = if erf.is_some() { vec![("erf.f32", &erf_bytes)] } else { vec![] };
     checkpoint::save(out, model, optim, state, &extra)
-}
-
-fn find_checkpoint(out: &Path) -> Option<PathBuf> {
-    checkpoint::find(out)
 }
 
 struct Restored {
@@ -308,7 +300,7 @@ pub fn pretrain(
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
     let num_classes = maker.set.num_classes();
     let metrics_path = out.join("metrics.jsonl");
-    let (mut model, mut optim, start, mut erf) = match find_checkpoint(out).filter(|_| resume) {
+    let (mut model, mut optim, start, mut erf) = match checkpoint::find(out).filter(|_| resume) {
         Some(dir) => {
             let r = load_checkpoint(&dir, &device)?;
             if r.state.config != *cfg {
@@ -372,7 +364,7 @@ pub fn pretrain(
         let out_loss = loss(cfg.loss, logits, &batch.layouts, num_classes, &labeler);
         let value: f32 = out_loss.loss.clone().into_data().try_to_vec::<f32>().expect("f32 loss")[0];
         if !value.is_finite() {
-            let last = find_checkpoint(out).map(|d| d.display().to_string()).unwrap_or_else(|| "none".into());
+            let last = checkpoint::find(out).map(|d| d.display().to_string()).unwrap_or_else(|| "none".into());
             bail!("the loss is {value} at iteration {it}; stopped (last good checkpoint: {last})");
         }
         let lr = schedule.lr(it);
